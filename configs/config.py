@@ -1,0 +1,310 @@
+"""Typed run configuration: one YAML per environment, validated before anything runs.
+
+Every error here names the file and the offending key, so a typo never reaches a pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+
+
+class ConfigError(Exception):
+    """A configuration file is missing, malformed or inconsistent."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RowCountBounds(_Strict):
+    """Bounds on the number of rows a batch may have."""
+
+    min: int = Field(1, ge=0)
+    max: int | None = Field(None, ge=1)
+
+
+class ColumnSpec(_Strict):
+    """Declared type and domain of one column."""
+
+    name: str
+    dtype: Literal["integer", "float", "categorical"]
+    nullable: bool = False
+    values: list[str] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _domain_matches_dtype(self) -> ColumnSpec:
+        if self.dtype == "categorical":
+            if not self.values:
+                raise ValueError(f"categorical column '{self.name}' needs a non-empty 'values' list")
+            if self.min is not None or self.max is not None:
+                raise ValueError(f"categorical column '{self.name}' cannot have min/max")
+        elif self.values is not None:
+            raise ValueError(f"numeric column '{self.name}' cannot have 'values'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"column '{self.name}': min {self.min} is above max {self.max}")
+        return self
+
+
+class DataSchema(_Strict):
+    """The declared contract every batch must satisfy (checked by the data gate)."""
+
+    name: str
+    row_count: RowCountBounds = RowCountBounds()
+    columns: list[ColumnSpec]
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> DataSchema:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names in schema: {duplicates}")
+        return self
+
+    def column(self, name: str) -> ColumnSpec:
+        """Look a column up by name."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in declared order."""
+        return [c.name for c in self.columns]
+
+
+class DataFileConfig(_Strict):
+    """One data file and the rows to skip before its records start."""
+
+    path: str
+    skip_rows: int = Field(0, ge=0)
+
+    def resolved(self) -> Path:
+        """Absolute path; relative paths are relative to the repository root."""
+        p = Path(self.path).expanduser()
+        return p if p.is_absolute() else REPO_ROOT / p
+
+
+class CsvOptions(_Strict):
+    """How to parse CSV files (ignored for Parquet)."""
+
+    header: bool = True
+    separator: str = ","
+    skip_initial_space: bool = True
+    na_values: list[str] = Field(default_factory=list)
+
+
+class DataConfig(_Strict):
+    """Where the data comes from and what its columns mean."""
+
+    format: Literal["csv", "parquet"] = "csv"
+    train: DataFileConfig
+    golden: DataFileConfig
+    csv: CsvOptions = CsvOptions()
+    schema_path: str = Field(alias="schema")
+    label: str
+    positive_class: str
+    label_aliases: dict[str, str] = Field(default_factory=dict)
+    sensitive_features: list[str] = Field(default_factory=list)
+    exclude_features: list[str] = Field(default_factory=list)
+    validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    sample_rows: int | None = Field(None, ge=10)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def schema_file(self) -> Path:
+        """Absolute path of the declared schema file."""
+        p = Path(self.schema_path)
+        return p if p.is_absolute() else REPO_ROOT / p
+
+
+class TorchMLPConfig(_Strict):
+    """Hyperparameters of the PyTorch tabular MLP."""
+
+    hidden_units: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [128, 64])
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    batch_size: int = Field(256, ge=1)
+    gpu_batch_size: int = Field(1024, ge=1)
+    max_epochs: int = Field(40, ge=1)
+    patience: int = Field(5, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class HistGradientBoostingConfig(_Strict):
+    """Hyperparameters of scikit-learn's HistGradientBoostingClassifier."""
+
+    learning_rate: float = Field(0.1, gt=0.0)
+    max_iter: int = Field(300, ge=1)
+    max_leaf_nodes: int = Field(31, ge=2)
+    l2_regularization: float = Field(0.0, ge=0.0)
+    patience: int = Field(10, ge=1)
+
+
+class ModelConfig(_Strict):
+    """Which model to train and its hyperparameters."""
+
+    type: Literal["torch_mlp", "hist_gradient_boosting"] = "torch_mlp"
+    torch_mlp: TorchMLPConfig = TorchMLPConfig()
+    hist_gradient_boosting: HistGradientBoostingConfig = HistGradientBoostingConfig()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters of the selected model only."""
+        chosen: BaseModel = getattr(self, self.type)
+        return {"model_type": self.type, **chosen.model_dump()}
+
+
+class TrainingConfig(_Strict):
+    """Where interrupted trainings keep their checkpoints."""
+
+    checkpoint_dir: str = ".local/checkpoints"
+
+    def checkpoint_path(self) -> Path:
+        """Absolute checkpoint directory."""
+        p = Path(self.checkpoint_dir).expanduser()
+        return p if p.is_absolute() else REPO_ROOT / p
+
+
+class RunConfig(_Strict):
+    """Everything one environment decides: stack, data, model, registry name, seed."""
+
+    environment: str
+    stack: str
+    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 42
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON form: two runs with equal fingerprints used equal configs."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def with_overrides(
+        self,
+        *,
+        seed: int | None = None,
+        sample_rows: int | None = None,
+        model_type: str | None = None,
+    ) -> RunConfig:
+        """A copy with command-line overrides applied and validated again."""
+        raw = self.model_dump(mode="json", by_alias=True)
+        if seed is not None:
+            raw["seed"] = seed
+        if sample_rows is not None:
+            raw["data"]["sample_rows"] = sample_rows
+        if model_type is not None:
+            raw["model"]["type"] = model_type
+        return _validate(raw, "command-line overrides")
+
+
+def available_configs() -> list[str]:
+    """Names of the environment configs shipped in configs/."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """Accept an environment name (configs/<name>.yaml) or a path to a YAML file."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix in {".yaml", ".yml"}:
+        path = candidate if candidate.is_absolute() else Path.cwd() / candidate
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown config '{name_or_path}'; available: {', '.join(available_configs())}"
+        )
+    return path
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} {path} must be a mapping at the top level")
+    return raw
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _validate(raw: dict[str, Any], source: str) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def load_schema(path: Path) -> DataSchema:
+    """Read and validate a declared data schema."""
+    raw = _read_yaml(path, "schema file")
+    try:
+        return DataSchema.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, str(path))) from None
+
+
+def check_config_against_schema(config: RunConfig, schema: DataSchema) -> None:
+    """Every column the config names must exist in the declared schema."""
+    names = set(schema.column_names)
+    data = config.data
+    named = {"data.label": [data.label]}
+    named["data.sensitive_features"] = list(data.sensitive_features)
+    named["data.exclude_features"] = list(data.exclude_features)
+    for key, columns in named.items():
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ConfigError(
+                f"{key} names column(s) {missing} that schema '{schema.name}' does not declare; "
+                f"declared columns: {', '.join(schema.column_names)}"
+            )
+    label = schema.column(data.label)
+    if label.dtype != "categorical" or not label.values or len(label.values) != 2:
+        raise ConfigError(
+            f"label column '{data.label}' must be declared categorical with exactly two values "
+            "(binary classification)"
+        )
+    if data.positive_class not in label.values:
+        raise ConfigError(
+            f"data.positive_class '{data.positive_class}' is not one of the label values "
+            f"{label.values} declared for '{data.label}'"
+        )
+    if data.label in data.exclude_features:
+        raise ConfigError("data.exclude_features must not contain the label column")
+
+
+def load_config(name_or_path: str) -> tuple[RunConfig, DataSchema]:
+    """Load an environment config and its declared schema, validated against each other."""
+    path = resolve_config_path(name_or_path)
+    config = _validate(_read_yaml(path, "config file"), str(path))
+    schema = load_schema(config.data.schema_file())
+    check_config_against_schema(config, schema)
+    return config, schema

@@ -1,0 +1,100 @@
+"""Launch pipelines on the active stack and turn their outcome into something run.py can print.
+
+run.py and (later) the console call these functions; neither holds pipeline logic of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from configs.config import REPO_ROOT, DataSchema, RunConfig
+from pipelines.failure_reporting import failure_from_run, quiet_expected_failures
+from steps.data.loading import data_fingerprint
+from steps.errors import GateRejected, PipelineInputError
+
+
+@dataclass
+class TrainingOutcome:
+    """What a finished training run produced."""
+
+    run_name: str
+    run_id: str
+    stack: str
+    metrics: dict[str, float]
+    registered: dict[str, str]
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def default_local_home() -> Path:
+    """Where the local stack keeps artifacts and the MLflow database (ML_CICD_HOME)."""
+    return Path(os.environ.get("ML_CICD_HOME") or REPO_ROOT / ".local").resolve()
+
+
+def prepare_environment() -> None:
+    """Quiet, private defaults for anything the user did not set explicitly."""
+    os.environ.setdefault("ML_CICD_HOME", str(default_local_home()))
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("ZENML_ENABLE_RICH_TRACEBACK", "false")
+
+
+def _find_cause(exc: BaseException) -> BaseException:
+    """The first GateRejected or PipelineInputError in the exception chain, else exc itself."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, GateRejected | PipelineInputError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def run_training(
+    config: RunConfig, schema: DataSchema, stack_name: str
+) -> TrainingOutcome:
+    """Register/activate the stack, run the training pipeline, collect its outputs."""
+    from zenml.client import Client
+    from zenml.utils import source_utils
+
+    from pipelines.training import training_pipeline
+    from stacks.loader import ensure_stack
+    from steps.register.lineage import git_lineage
+
+    data_fingerprint(config.data)  # fail fast, before any ZenML work, on a missing/unreadable file
+    source_utils.set_custom_source_root(str(REPO_ROOT))
+    ensure_stack(stack_name)
+    quiet_expected_failures()
+    run_name = f"training-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    try:
+        training_pipeline.with_options(run_name=run_name)(
+            config=config, schema=schema, launch_lineage=git_lineage()
+        )
+    except Exception as exc:
+        cause = _find_cause(exc)
+        if cause is not exc:
+            raise cause from None
+        try:
+            failed_run = Client().get_pipeline_run(run_name)
+        except KeyError:
+            raise exc from None
+        recorded = failure_from_run(failed_run)
+        if recorded is None:
+            raise
+        raise recorded from None
+    run = Client().get_pipeline_run(run_name)
+    if str(run.status) not in {"completed", "ExecutionStatus.COMPLETED"}:
+        raise RuntimeError(f"pipeline run {run.name} ended with status {run.status}")
+    return TrainingOutcome(
+        run_name=run.name,
+        run_id=str(run.id),
+        stack=stack_name,
+        metrics=run.steps["evaluate_model"].outputs["test_metrics"][0].load(),
+        registered=run.steps["register_model"].outputs["registered_model"][0].load(),
+        training=run.steps["train_model"].outputs["training_summary"][0].load(),
+    )

@@ -1,0 +1,31 @@
+"""The training pipeline: validate -> split -> preprocess -> train -> evaluate -> register."""
+
+from zenml import pipeline
+
+from configs.config import DataSchema, RunConfig
+from pipelines.failure_reporting import record_failure
+from steps.data.fit_preprocessor import fit_preprocessor
+from steps.data.load_data import load_data
+from steps.data.split_data import split_data
+from steps.data.validate_data import validate_data
+from steps.evaluate.evaluate_model import evaluate_model
+from steps.register.register_model import register_model
+from steps.train.train_model import train_model
+
+
+@pipeline(enable_cache=False, on_failure=record_failure)
+def training_pipeline(config: RunConfig, schema: DataSchema, launch_lineage: dict[str, str]) -> None:
+    """Caching is off: every run is a fresh, registrable candidate with its own lineage."""
+    train_data, golden_data, fingerprint = load_data(config=config, schema=schema)
+    validate_data(train_data, golden_data, config=config, schema=schema)
+    train_split, validation_split = split_data(train_data, config=config, after="validate_data")
+    preprocessor = fit_preprocessor(train_split, config=config, schema=schema)
+    model, summary = train_model(
+        train_split, validation_split, preprocessor, config=config, schema=schema,
+        data_fingerprint=fingerprint,
+    )
+    metrics = evaluate_model(model, golden_data, config=config)
+    register_model(
+        model, golden_data, metrics, summary, fingerprint, config=config,
+        launch_lineage=launch_lineage,
+    )

@@ -1,0 +1,18 @@
+"""Step: fit imputation, scaling and one-hot encoding on the training split."""
+
+from typing import Annotated
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from zenml import step
+
+from configs.config import DataSchema, RunConfig
+from steps.data.preprocessing import fit_preprocessor as fit
+
+
+@step
+def fit_preprocessor(
+    train_split: pd.DataFrame, config: RunConfig, schema: DataSchema
+) -> Annotated[ColumnTransformer, "preprocessor"]:
+    """Returned as its own artifact: the packaged model and the serving path reuse this object."""
+    return fit(train_split, config.data, schema)

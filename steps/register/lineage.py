@@ -1,0 +1,50 @@
+"""Lineage facts recorded on every registered version.
+
+Git facts are collected where the run is launched (step pods on Kubernetes have no .git), library
+versions where the model is trained.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_lineage() -> dict[str, str]:
+    """Commit SHA and whether the working tree had uncommitted changes."""
+    sha = _git("rev-parse", "HEAD")
+    if sha is None:
+        return {"git_sha": "unknown", "git_dirty": "unknown"}
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"git_sha": sha, "git_dirty": "unknown" if status is None else str(bool(status)).lower()}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the interpreter and the libraries that shape the model."""
+    versions = {"python_version": platform.python_version()}
+    for dist, tag in (
+        ("torch", "torch_version"),
+        ("scikit-learn", "sklearn_version"),
+        ("mlflow", "mlflow_version"),
+        ("zenml", "zenml_version"),
+        ("pandas", "pandas_version"),
+    ):
+        try:
+            versions[tag] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[tag] = "not installed"
+    return versions

@@ -1,0 +1,60 @@
+"""Step: train the configured model and log every hyperparameter and epoch to MLflow."""
+
+from typing import Annotated, Any
+
+import mlflow
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from zenml import log_metadata, step
+
+from configs.config import DataSchema, RunConfig
+from inference.packaged_model import PackagedClassifier
+from steps.train.fit_model import fit_packaged_model
+from steps.train.torch_training import EpochMetrics
+
+
+def _log_epoch(metrics: EpochMetrics) -> None:
+    mlflow.log_metrics(
+        {
+            "train_loss": metrics.train_loss,
+            "val_loss": metrics.val_loss,
+            "val_auc": metrics.val_auc,
+            "val_accuracy": metrics.val_accuracy,
+            "epoch_seconds": metrics.seconds,
+            "samples_per_second": metrics.samples_per_second,
+        },
+        step=metrics.epoch,
+    )
+
+
+@step(experiment_tracker=True)
+def train_model(
+    train_split: pd.DataFrame,
+    validation_split: pd.DataFrame,
+    preprocessor: ColumnTransformer,
+    config: RunConfig,
+    schema: DataSchema,
+    data_fingerprint: str,
+) -> tuple[Annotated[PackagedClassifier, "model"], Annotated[dict[str, Any], "training_summary"]]:
+    """The returned model already contains its preprocessing: it is what gets registered."""
+    mlflow.log_params(
+        {
+            **config.model.hyperparameters(),
+            "seed": config.seed,
+            "train_rows": len(train_split),
+            "validation_rows": len(validation_split),
+        }
+    )
+    model, summary = fit_packaged_model(
+        train_split,
+        validation_split,
+        preprocessor,
+        config,
+        schema,
+        data_fingerprint,
+        on_epoch=_log_epoch,
+    )
+    mlflow.log_dict(summary, "training/summary.json")
+    mlflow.set_tags({"training_device": summary["device"], "model_type": config.model.type})
+    log_metadata({"training_device": summary["device"], "model_type": config.model.type})
+    return model, summary
