@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--config", "--env", dest="config", default="local",
+        "--config",
+        "--env",
+        dest="config",
+        default="local",
         help="environment name in configs/ or a path to a YAML config (default: local)",
     )
     parser.add_argument(
@@ -43,14 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     for target in (parser, train):
         target.add_argument("--seed", type=int, default=None, help="override the config's seed")
         target.add_argument(
-            "--sample-rows", type=int, default=None,
+            "--sample-rows",
+            type=int,
+            default=None,
             help="train on a seeded sample of N training rows (the golden set stays whole)",
         )
         target.add_argument(
-            "--model-type", default=None, help="override model.type (torch_mlp, hist_gradient_boosting)"
+            "--model-type",
+            default=None,
+            help="override model.type (torch_mlp, hist_gradient_boosting)",
         )
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
-    sub.add_parser("configs", help="list the environment configs that can be selected with --config")
+    sub.add_parser(
+        "configs", help="list the environment configs that can be selected with --config"
+    )
     return parser
 
 
@@ -118,8 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nERROR: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("\ninterrupted; a torch training resumes from its checkpoint on the next run",
-              file=sys.stderr)
+        print(
+            "\ninterrupted; a torch training resumes from its checkpoint on the next run",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except Exception as exc:
         print(f"\nERROR: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -46,7 +46,9 @@ class ColumnSpec(_Strict):
     def _domain_matches_dtype(self) -> ColumnSpec:
         if self.dtype == "categorical":
             if not self.values:
-                raise ValueError(f"categorical column '{self.name}' needs a non-empty 'values' list")
+                raise ValueError(
+                    f"categorical column '{self.name}' needs a non-empty 'values' list"
+                )
             if self.min is not None or self.max is not None:
                 raise ValueError(f"categorical column '{self.name}' cannot have min/max")
         elif self.values is not None:
@@ -189,7 +191,7 @@ class RunConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
 
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON form: two runs with equal fingerprints used equal configs."""
+        """sha256 of the canonical JSON: equal fingerprints mean equal configs."""
         canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

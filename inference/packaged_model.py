@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-
-from inference.frames import with_object_strings
+from mlflow.pyfunc import PythonModel
 
 
 class ProbabilisticClassifier(Protocol):
@@ -23,7 +21,7 @@ class ProbabilisticClassifier(Protocol):
         ...
 
 
-class PackagedClassifier(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class PackagedClassifier(PythonModel):
     """Raw feature rows in, `prediction` (class label) and `probability` (positive class) out."""
 
     def __init__(
@@ -48,7 +46,8 @@ class PackagedClassifier(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         if missing:
             raise ValueError(f"input is missing feature column(s): {missing}")
         features = np.asarray(
-            self.preprocessor.transform(with_object_strings(frame[self.feature_names])), dtype=np.float32
+            self.preprocessor.transform(frame[self.feature_names]),
+            dtype=np.float32,
         )
         return np.asarray(self.classifier.predict_proba(features)[:, 1], dtype=np.float64)
 

@@ -56,7 +56,10 @@ class _ExpectedFailureTracebacks(logging.Filter):
 
 def quiet_expected_failures() -> None:
     """Install the traceback filter on the loggers that report step failures."""
-    for name in ("zenml.orchestrators.local.local_orchestrator", "zenml.orchestrators.step_launcher"):
+    for name in (
+        "zenml.orchestrators.local.local_orchestrator",
+        "zenml.orchestrators.step_launcher",
+    ):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _ExpectedFailureTracebacks) for f in logger.filters):
             logger.addFilter(_ExpectedFailureTracebacks())
@@ -77,4 +80,4 @@ def flush_telemetry_log_handlers() -> None:
         force_flush = getattr(provider, "force_flush", None)
         if callable(force_flush):
             force_flush()
-        handler.flush = lambda: None  # type: ignore[method-assign]
+        setattr(handler, "flush", lambda: None)  # noqa: B010

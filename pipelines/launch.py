@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,7 @@ def _find_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def run_training(
-    config: RunConfig, schema: DataSchema, stack_name: str
-) -> TrainingOutcome:
+def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> TrainingOutcome:
     """Register/activate the stack, run the training pipeline, collect its outputs."""
     from zenml.client import Client
     from zenml.utils import source_utils

@@ -14,18 +14,29 @@ from steps.train.train_model import train_model
 
 
 @pipeline(enable_cache=False, on_failure=record_failure)
-def training_pipeline(config: RunConfig, schema: DataSchema, launch_lineage: dict[str, str]) -> None:
+def training_pipeline(
+    config: RunConfig, schema: DataSchema, launch_lineage: dict[str, str]
+) -> None:
     """Caching is off: every run is a fresh, registrable candidate with its own lineage."""
     train_data, golden_data, fingerprint = load_data(config=config, schema=schema)
     validate_data(train_data, golden_data, config=config, schema=schema)
     train_split, validation_split = split_data(train_data, config=config, after="validate_data")
     preprocessor = fit_preprocessor(train_split, config=config, schema=schema)
     model, summary = train_model(
-        train_split, validation_split, preprocessor, config=config, schema=schema,
+        train_split,
+        validation_split,
+        preprocessor,
+        config=config,
+        schema=schema,
         data_fingerprint=fingerprint,
     )
     metrics = evaluate_model(model, golden_data, config=config)
     register_model(
-        model, golden_data, metrics, summary, fingerprint, config=config,
+        model,
+        golden_data,
+        metrics,
+        summary,
+        fingerprint,
+        config=config,
         launch_lineage=launch_lineage,
     )

@@ -57,9 +57,7 @@ def expand_placeholders(value: Any, source: str) -> Any:
             return str(found)
         if default is not None:
             return default
-        raise PipelineInputError(
-            f"{source} needs the environment variable {var}, which is not set"
-        )
+        raise PipelineInputError(f"{source} needs the environment variable {var}, which is not set")
 
     return _PLACEHOLDER.sub(_sub, value)
 
@@ -95,9 +93,7 @@ def _normalised(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
-def _sync_component(
-    client: Client, ctype: Any, comp: dict[str, Any], sync: StackSync
-) -> None:
+def _sync_component(client: Client, ctype: Any, comp: dict[str, Any], sync: StackSync) -> None:
     wanted = comp.get("configuration") or {}
     label = f"{ctype.value}/{comp['name']}"
     try:
@@ -114,7 +110,7 @@ def _sync_component(
         raise PipelineInputError(
             f"stack component {label} already exists with flavor '{existing.flavor_name}', "
             f"but the stack file wants '{comp['flavor']}'; delete it with "
-            f"`zenml {ctype.value.replace('_', '-')} delete {comp['name']}` or rename it in the file"
+            f"`zenml {ctype.value.replace('_', '-')} delete {comp['name']}` or rename it"
         )
     current = dict(existing.configuration)
     if _normalised(current) == _normalised(wanted):

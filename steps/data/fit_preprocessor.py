@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 from zenml import step
 
 from configs.config import DataSchema, RunConfig
@@ -13,6 +13,6 @@ from steps.data.preprocessing import fit_preprocessor as fit
 @step
 def fit_preprocessor(
     train_split: pd.DataFrame, config: RunConfig, schema: DataSchema
-) -> Annotated[ColumnTransformer, "preprocessor"]:
+) -> Annotated[Pipeline, "preprocessor"]:
     """Returned as its own artifact: the packaged model and the serving path reuse this object."""
     return fit(train_split, config.data, schema)

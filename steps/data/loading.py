@@ -51,6 +51,8 @@ def read_table(
 ) -> pd.DataFrame:
     """Read one configured file; every failure becomes a PipelineInputError naming the file."""
     path = _existing_file(file_cfg, role)
+    if path.stat().st_size == 0:
+        raise PipelineInputError(f"{role} data file is empty: {path}")
     try:
         if data.format == "parquet":
             frame = pd.read_parquet(path)

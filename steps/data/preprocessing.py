@@ -8,9 +8,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from configs.config import DataConfig, DataSchema
+from inference.frames import with_object_strings
 from steps.data.loading import binary_target, feature_columns
 from steps.errors import PipelineInputError
 
@@ -34,11 +35,14 @@ def split_train_validation(
     return train.reset_index(drop=True), validation.reset_index(drop=True)
 
 
-def build_preprocessor(data: DataConfig, schema: DataSchema) -> ColumnTransformer:
-    """Impute, scale numbers, one-hot categories with the declared category lists.
+def build_preprocessor(data: DataConfig, schema: DataSchema) -> Pipeline:
+    """Normalise string columns, impute, scale numbers, one-hot the declared categories.
 
     Declared categories (not the ones seen in a sample) keep the feature layout stable across
-    retrains and samples; an unseen category at serving encodes as all zeros.
+    retrains and samples; an unseen category at serving encodes as all zeros. The string
+    normalisation is part of the fitted object because pandas' `str` columns (what Parquet
+    artifacts give back) carry NaN where object columns carry None, and the imputer must see one
+    missing-value marker whichever way the frame arrived.
     """
     numeric, categorical, categories = [], [], []
     for name in feature_columns(data, schema):
@@ -65,20 +69,22 @@ def build_preprocessor(data: DataConfig, schema: DataSchema) -> ColumnTransforme
             ),
         ]
     )
-    return ColumnTransformer(
+    columns = ColumnTransformer(
         [("numeric", numeric_pipe, numeric), ("categorical", categorical_pipe, categorical)],
         remainder="drop",
         verbose_feature_names_out=True,
     )
+    normalise = FunctionTransformer(with_object_strings, feature_names_out="one-to-one")
+    return Pipeline([("normalise_strings", normalise), ("columns", columns)])
 
 
-def fit_preprocessor(train: pd.DataFrame, data: DataConfig, schema: DataSchema) -> ColumnTransformer:
+def fit_preprocessor(train: pd.DataFrame, data: DataConfig, schema: DataSchema) -> Pipeline:
     """Fit on the training split only, so validation and golden metrics stay honest."""
     preprocessor = build_preprocessor(data, schema)
     preprocessor.fit(train[feature_columns(data, schema)])
     return preprocessor
 
 
-def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> np.ndarray:
+def transform(preprocessor: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     """Features as a dense float32 matrix."""
     return np.asarray(preprocessor.transform(frame), dtype=np.float32)

@@ -38,8 +38,10 @@ def _pinned(dist: str) -> str:
 
 
 def serving_requirements() -> list[str]:
-    """Explicit pins: faster than MLflow's requirement inference and exactly what we trained with."""
-    return [_pinned(d) for d in ("mlflow", "torch", "scikit-learn", "pandas", "numpy", "cloudpickle")]
+    """Explicit pins: faster than MLflow's inference and exactly what we trained with."""
+    return [
+        _pinned(d) for d in ("mlflow", "torch", "scikit-learn", "pandas", "numpy", "cloudpickle")
+    ]
 
 
 def log_packaged_model(model: PackagedClassifier, example: pd.DataFrame) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 
 from configs.config import DataSchema, RunConfig
 from inference.packaged_model import PackagedClassifier
@@ -29,7 +29,7 @@ def checkpoint_key(config: RunConfig, data_fingerprint: str) -> str:
 def fit_packaged_model(
     train_split: pd.DataFrame,
     validation_split: pd.DataFrame,
-    preprocessor: ColumnTransformer,
+    preprocessor: Pipeline,
     config: RunConfig,
     schema: DataSchema,
     data_fingerprint: str,

@@ -245,5 +245,7 @@ def train_torch_mlp(
         best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     if checkpoint is not None and checkpoint.exists():
         checkpoint.unlink()
-    model = TorchTabularClassifier(x_train.shape[1], config.hidden_units, config.dropout, best_state)
+    model = TorchTabularClassifier(
+        x_train.shape[1], config.hidden_units, config.dropout, best_state
+    )
     return model, history

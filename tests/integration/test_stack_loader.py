@@ -1,0 +1,48 @@
+import pytest
+from zenml.enums import StackComponentType
+
+from stacks.loader import available_stacks, ensure_stack, expand_placeholders, load_stack_spec
+from steps.errors import PipelineInputError
+
+
+def test_local_stack_is_registered_once_and_then_left_alone(zenml_client) -> None:
+    again = ensure_stack("local")
+    assert not again.created and not again.updated and not again.stack_created
+    assert zenml_client.active_stack_model.name == "local"
+    stack = zenml_client.get_stack("local", allow_name_prefix_match=False)
+    types = set(stack.components)
+    assert {
+        StackComponentType.ORCHESTRATOR,
+        StackComponentType.ARTIFACT_STORE,
+        StackComponentType.EXPERIMENT_TRACKER,
+        StackComponentType.MODEL_REGISTRY,
+    } <= types
+    assert stack.components[StackComponentType.EXPERIMENT_TRACKER][0].flavor_name == "mlflow"
+
+
+def test_changed_config_updates_the_component(zenml_client, monkeypatch, tmp_path) -> None:
+    import os
+
+    original = os.environ["ML_CICD_HOME"]
+    monkeypatch.setenv("ML_CICD_HOME", str(tmp_path))
+    changed = ensure_stack("local")
+    assert changed.updated == ["artifact_store/local-artifact-store"]
+    store = zenml_client.get_stack_component(
+        StackComponentType.ARTIFACT_STORE, "local-artifact-store", allow_name_prefix_match=False
+    )
+    assert store.configuration["path"] == f"{tmp_path}/artifacts"
+    monkeypatch.setenv("ML_CICD_HOME", original)
+    assert ensure_stack("local").updated == ["artifact_store/local-artifact-store"]
+
+
+def test_unknown_stack_lists_the_available_ones() -> None:
+    with pytest.raises(PipelineInputError, match="unknown stack 'gpu'; available stacks: local"):
+        load_stack_spec("gpu")
+    assert "local" in available_stacks()
+
+
+def test_missing_environment_variable_is_named(monkeypatch) -> None:
+    monkeypatch.delenv("SOME_UNSET_VARIABLE", raising=False)
+    with pytest.raises(PipelineInputError, match="environment variable SOME_UNSET_VARIABLE"):
+        expand_placeholders({"a": ["x-${SOME_UNSET_VARIABLE}"]}, "stacks/x.yaml")
+    assert expand_placeholders("${SOME_UNSET_VARIABLE:-fallback}", "s") == "fallback"

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+
+from configs.config import TorchMLPConfig, load_config
+from steps.data.preprocessing import fit_preprocessor, split_train_validation
+from steps.register.registry import log_packaged_model
+from steps.train.fit_model import fit_packaged_model
+
+
+@pytest.fixture(scope="module")
+def packaged(adult_frames, tmp_path_factory):
+    config, schema = load_config("local")
+    raw = config.model_dump(mode="json", by_alias=True)
+    raw["model"]["torch_mlp"] = TorchMLPConfig(hidden_units=[16], max_epochs=2).model_dump()
+    raw["training"]["checkpoint_dir"] = str(tmp_path_factory.mktemp("ckpt"))
+    config = type(config).model_validate(raw)
+    train, validation = split_train_validation(adult_frames[0].head(2000), config.data, seed=0)
+    pre = fit_preprocessor(train, config.data, schema)
+    model, _ = fit_packaged_model(train, validation, pre, config, schema, "fp")
+    return model
+
+
+def test_pyfunc_round_trip_predicts_identically(packaged, adult_frames, tmp_path: Path) -> None:
+    golden = adult_frames[1].head(50)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run():
+        uri = log_packaged_model(packaged, golden)
+    loaded = mlflow.pyfunc.load_model(uri)
+    out = loaded.predict(golden[packaged.feature_names])
+    assert list(out.columns) == ["prediction", "probability"]
+    np.testing.assert_allclose(out["probability"], packaged.predict_proba(golden), rtol=0, atol=0)
+    assert set(out["prediction"]) <= {">50K", "<=50K"}
+    signature_inputs = loaded.metadata.get_input_schema().input_names()
+    assert signature_inputs == packaged.feature_names
+
+
+def test_missing_feature_is_named(packaged, adult_frames) -> None:
+    frame = adult_frames[1].head(3).drop(columns=["age"])
+    with pytest.raises(ValueError, match=r"missing feature column\(s\): \['age'\]"):
+        packaged.predict(None, frame)
+
+
+def test_predictions_follow_threshold(packaged, adult_frames) -> None:
+    out = packaged.predict(None, adult_frames[1].head(200))
+    expected = np.where(out["probability"] >= 0.5, ">50K", "<=50K")
+    assert (out["prediction"] == pd.Series(expected)).all()
