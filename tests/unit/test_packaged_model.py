@@ -26,10 +26,15 @@ def packaged(adult_frames, tmp_path_factory):
 
 def test_pyfunc_round_trip_predicts_identically(packaged, adult_frames, tmp_path: Path) -> None:
     golden = adult_frames[1].head(50)
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with mlflow.start_run():
-        uri = log_packaged_model(packaged, golden)
-    loaded = mlflow.pyfunc.load_model(uri)
+    try:
+        experiment = mlflow.create_experiment("pkg", artifact_location=str(tmp_path / "artifacts"))
+        with mlflow.start_run(experiment_id=experiment):
+            uri = log_packaged_model(packaged, golden)
+        loaded = mlflow.pyfunc.load_model(uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
     out = loaded.predict(golden[packaged.feature_names])
     assert list(out.columns) == ["prediction", "probability"]
     np.testing.assert_allclose(out["probability"], packaged.predict_proba(golden), rtol=0, atol=0)
