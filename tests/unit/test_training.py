@@ -10,11 +10,12 @@ from steps.data.preprocessing import fit_preprocessor, split_train_validation, t
 from steps.train.sklearn_training import train_hist_gradient_boosting
 from steps.train.torch_training import TrainingDiverged, choose_device, train_torch_mlp
 
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 SMALL = TorchMLPConfig(hidden_units=[16], max_epochs=6, patience=3, batch_size=128)
 
 
 @pytest.fixture(scope="module")
-def arrays(adult_frames):
+def arrays(adult_frames) -> Arrays:
     config, schema = load_config("local")
     train, validation = split_train_validation(adult_frames[0].head(3000), config.data, seed=0)
     pre = fit_preprocessor(train, config.data, schema)
@@ -31,7 +32,7 @@ def _weights(model) -> list[np.ndarray]:
     return [v.numpy() for v in model.state_dict.values()]
 
 
-def test_same_seed_same_weights_and_other_seed_differs(arrays) -> None:
+def test_same_seed_same_weights_and_other_seed_differs(arrays: Arrays) -> None:
     a, hist_a = train_torch_mlp(*arrays, SMALL, seed=3, show_progress=False)
     b, hist_b = train_torch_mlp(*arrays, SMALL, seed=3, show_progress=False)
     c, _ = train_torch_mlp(*arrays, SMALL, seed=4, show_progress=False)
@@ -42,7 +43,7 @@ def test_same_seed_same_weights_and_other_seed_differs(arrays) -> None:
     assert hist_a.device == "cpu"
 
 
-def test_interrupted_training_resumes_to_identical_weights(arrays, tmp_path: Path) -> None:
+def test_interrupted_training_resumes_to_identical_weights(arrays: Arrays, tmp_path: Path) -> None:
     reference, ref_hist = train_torch_mlp(*arrays, SMALL, seed=5, show_progress=False)
 
     def interrupt_after_two(metrics) -> None:
@@ -70,7 +71,7 @@ def test_interrupted_training_resumes_to_identical_weights(arrays, tmp_path: Pat
     assert not (tmp_path / "k.pt").exists()  # a finished training leaves no checkpoint
 
 
-def test_checkpoint_of_another_run_is_not_resumed(arrays, tmp_path: Path) -> None:
+def test_checkpoint_of_another_run_is_not_resumed(arrays: Arrays, tmp_path: Path) -> None:
     def stop(metrics) -> None:
         raise KeyboardInterrupt
 
@@ -91,7 +92,7 @@ def test_checkpoint_of_another_run_is_not_resumed(arrays, tmp_path: Path) -> Non
     assert hist.resumed_from_epoch is None
 
 
-def test_early_stopping_restores_best_epoch(arrays) -> None:
+def test_early_stopping_restores_best_epoch(arrays: Arrays) -> None:
     config = TorchMLPConfig(hidden_units=[64], max_epochs=30, patience=2, learning_rate=0.05)
     model, hist = train_torch_mlp(*arrays, config, seed=0, show_progress=False)
     assert hist.stopped_early
@@ -106,7 +107,7 @@ def test_early_stopping_restores_best_epoch(arrays) -> None:
     assert loss == pytest.approx(best, abs=1e-3)
 
 
-def test_divergence_is_detected(arrays) -> None:
+def test_divergence_is_detected(arrays: Arrays) -> None:
     x_train, y_train, x_val, y_val = arrays
     broken = x_train.copy()
     broken[0, 0] = np.nan
@@ -124,7 +125,7 @@ def test_device_choice_on_this_machine() -> None:
     assert choose_device("cpu").type == "cpu"
 
 
-def test_hist_gradient_boosting_learns(arrays) -> None:
+def test_hist_gradient_boosting_learns(arrays: Arrays) -> None:
     model, summary = train_hist_gradient_boosting(
         *arrays, HistGradientBoostingConfig(max_iter=100), seed=0
     )
