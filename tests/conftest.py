@@ -71,8 +71,23 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def _write(overrides: dict[str, Any] | None = None, name: str = "test.yaml") -> Path:
         raw = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())
         fast = {
-            "model": {"torch_mlp": {"max_epochs": 4, "patience": 2, "hidden_units": [32]}},
+            "model": {"torch_mlp": {"max_epochs": 6, "patience": 2, "hidden_units": [32]}},
             "training": {"checkpoint_dir": str(tmp_path / "checkpoints")},
+            # bars a 2,500-row sample can meet; tests of the gates set their own
+            "gates": {
+                "thresholds": {
+                    "minimums": {"roc_auc": 0.75, "accuracy": 0.75, "f1": 0.30},
+                    "maximums": {"log_loss": 0.60},
+                },
+                # generous: the machine is shared with other tests; test_gates_pipeline sets tight ones
+                "latency": {
+                    "single_row_requests": 50,
+                    "batch_repeats": 2,
+                    "max_p95_ms": 1000,
+                    "max_p99_ms": 2000,
+                    "min_batch_rows_per_second": 100,
+                },
+            },
         }
         raw = _deep_merge(_deep_merge(raw, fast), overrides or {})
         path = tmp_path / name

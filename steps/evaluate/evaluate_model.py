@@ -9,18 +9,19 @@ from zenml import log_metadata, step
 from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
 from steps.data.loading import binary_target
-from steps.evaluate.metrics import classification_metrics
+from steps.evaluate.report import ModelScores
+from steps.evaluate.scoring import score_model
 
 
 @step(experiment_tracker=True)
 def evaluate_model(
     model: PackagedClassifier, golden_data: pd.DataFrame, config: RunConfig
-) -> Annotated[dict[str, float], "test_metrics"]:
+) -> tuple[Annotated[dict[str, float], "test_metrics"], Annotated[ModelScores, "test_scores"]]:
     """Evaluated through the packaged object, so the numbers are those of what gets served."""
     probability = model.predict_proba(golden_data)
-    metrics = classification_metrics(
+    scores = score_model(
         binary_target(golden_data, config.data).to_numpy(), probability, model.threshold
     )
-    mlflow.log_metrics({f"test_{name}": value for name, value in metrics.items()})
-    log_metadata({"test_metrics": metrics})
-    return metrics
+    mlflow.log_metrics({f"test_{name}": value for name, value in scores.metrics.items()})
+    log_metadata({"test_metrics": scores.metrics})
+    return scores.metrics, scores

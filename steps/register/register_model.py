@@ -1,7 +1,7 @@
-"""Step: log the packaged model and register it as the new `challenger`, with full lineage."""
+"""Step: enforce the gate verdict, then register the packaged model as the new `challenger`."""
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 import mlflow
 import pandas as pd
@@ -10,6 +10,8 @@ from zenml import get_step_context, log_metadata, step
 
 from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
+from steps.errors import GateRejected
+from steps.evaluate.report import EvaluationReport
 from steps.register.lineage import library_versions
 from steps.register.registry import (
     RegisteredVersion,
@@ -19,38 +21,40 @@ from steps.register.registry import (
 )
 
 
+def rejection_message(report: EvaluationReport) -> str:
+    """Which gates failed and by how much, one line per gate."""
+    lines = [f"{len(report.failed_gates)} gate(s) failed:"]
+    lines += [f"  - {g.gate}: {g.summary}" for g in report.failed_gates]
+    return "\n".join(lines)
+
+
 @step(experiment_tracker=True)
 def register_model(
     model: PackagedClassifier,
     golden_data: pd.DataFrame,
-    test_metrics: dict[str, float],
-    training_summary: dict[str, Any],
-    data_fingerprint: str,
+    evaluation_report: EvaluationReport,
     config: RunConfig,
-    launch_lineage: dict[str, str],
 ) -> Annotated[dict[str, str], "registered_model"]:
-    """Runs last, so a failure anywhere before it leaves the registry untouched."""
-    context = get_step_context()
-    run = context.pipeline_run
-    stack_name = run.stack.name if run.stack is not None else "unknown"
+    """Runs last and refuses a rejected model, so the registry only ever holds gated versions."""
+    if not evaluation_report.passed:
+        names = ", ".join(g.gate for g in evaluation_report.failed_gates)
+        raise GateRejected(rejection_message(evaluation_report), gate=names)
+    run = get_step_context().pipeline_run
+    training = evaluation_report.training
     tags = {
-        **launch_lineage,
-        "data_fingerprint": data_fingerprint,
-        "config_fingerprint": config.fingerprint(),
+        **evaluation_report.lineage,
         "environment": config.environment,
-        "zenml_run_id": str(run.id),
-        "zenml_run_name": run.name,
-        "stack": stack_name,
+        "stack": run.stack.name if run.stack is not None else "unknown",
         "model_type": config.model.type,
-        "training_device": str(training_summary.get("device", "unknown")),
-        "training_device_name": str(training_summary.get("device_name", "unknown")),
+        "training_device": str(training.get("device", "unknown")),
+        "training_device_name": str(training.get("device_name", "unknown")),
+        "evaluation_report_sha256": evaluation_report.sha256(),
         **library_versions(),
     }
-    active = mlflow.active_run()
-    if active is not None:
-        tags["mlflow_run_id"] = active.info.run_id
     model_uri = log_packaged_model(model, golden_data)
-    metrics_line = ", ".join(f"{k}={v:.4f}" for k, v in sorted(test_metrics.items()))
+    metrics_line = ", ".join(
+        f"{k}={v:.4f}" for k, v in sorted(evaluation_report.challenger.metrics.items())
+    )
     client = MlflowClient()
     version = register_version(
         client, config.model_name, model_uri, tags, f"golden-set metrics: {metrics_line}"

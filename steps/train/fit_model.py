@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
 from configs.config import DataSchema, RunConfig
@@ -61,6 +62,9 @@ def fit_packaged_model(
             x_train, y_train, x_val, y_val, config.model.hist_gradient_boosting, config.seed
         )
         summary = {"device": "cpu", "device_name": "cpu", **fit_summary}
+    elif config.model.type == "baseline":
+        classifier = DummyClassifier(strategy="prior").fit(x_train, y_train)
+        summary = {"device": "cpu", "device_name": "cpu", "strategy": "prior"}
     else:  # the config model already restricts this; kept for direct callers
         raise ValueError(f"unknown model type '{config.model.type}'")
     label_values = schema.column(data.label).values or []

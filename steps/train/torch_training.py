@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from configs.config import TorchMLPConfig
 from inference.torch_network import TabularMLP, TorchTabularClassifier
+from steps.errors import GateRejected
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,10 @@ class TrainingHistory:
         return asdict(self)
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(GateRejected):
+    """The loss became NaN or infinite: the training-sanity gate rejects the run."""
+
+    gate = "sanity"
 
 
 def choose_device(preference: str) -> torch.device:

@@ -58,6 +58,34 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     run_record = zenml_client.get_pipeline_run(challenger.tags["zenml_run_id"])
     assert run_record.status == "completed"
     assert "Registered: it-happy-path version 2 (alias 'challenger')" in second
+    assert "no_champion champion" in second  # the champion gate says so explicitly
+
+    from pipelines.reports import load_report
+
+    report = load_report(str(challenger.version), "it-happy-path")
+    assert report.passed
+    assert report.sha256() == challenger.tags["evaluation_report_sha256"]
+    assert report.challenger.metrics["roc_auc"] > 0.8
+    assert {g.gate for g in report.gates} == {
+        "sanity",
+        "thresholds",
+        "champion",
+        "fairness",
+        "latency",
+        "golden_rows",
+    }
+    artifacts = {
+        a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "evaluation")
+    }
+    assert artifacts == {"evaluation/report.json", "evaluation/report.md", "evaluation/report.html"}
+    validation = {
+        a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "data_validation")
+    }
+    assert {"data_validation/summary.json", "data_validation/data_docs"} <= validation
+    epochs = client.get_metric_history(challenger.tags["mlflow_run_id"], "val_loss")
+    assert len(epochs) == report.training["epochs_run"] >= 2
+    params = client.get_run(challenger.tags["mlflow_run_id"]).data.params
+    assert params["hidden_units"] == "[32]" and params["seed"] == "42"
 
 
 def test_hist_gradient_boosting_is_selectable(tracking_uri, small_run_config, capsys) -> None:
@@ -110,7 +138,7 @@ def test_bad_data_is_rejected_by_the_data_gate(
     code = run.main(["--config", str(write_config(overrides))])
     err = capsys.readouterr().err
     assert code == run.EXIT_GATE_REJECTED
-    assert "REJECTED by the data_validation gate; nothing was registered." in err
+    assert "REJECTED by gate(s): data_validation; nothing was registered." in err
     assert expected in err
     assert "Traceback" not in err
     assert _versions(tracking_uri, overrides["model_name"]) == []
