@@ -16,12 +16,11 @@ def _from_run(ref: str) -> EvaluationReport:
     client = Client()
     if ref == "latest":
         runs = client.list_pipeline_runs(
-            pipeline_name="training_pipeline", sort_by="desc:created", size=20
+            pipeline_name="training_pipeline", sort_by="desc:created", size=1
         ).items
-        candidates = [r for r in runs if "gate_model" in r.steps]
-        if not candidates:
-            raise PipelineInputError("no training run has produced an evaluation report yet")
-        run = candidates[0]
+        if not runs:
+            raise PipelineInputError("there is no training run yet")
+        run = runs[0]  # the latest run itself, never an older one that got further
     else:
         try:
             run = client.get_pipeline_run(ref)

@@ -38,7 +38,7 @@ def small_run_config(write_config, adult_sample_files):
 
 
 def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
-    zenml_client, tracking_uri, small_run_config, capsys
+    zenml_client, tracking_uri, small_run_config, capsys, tmp_path
 ) -> None:
     config = small_run_config("it-happy-path")
     assert run.main(["--config", config]) == run.EXIT_OK
@@ -86,6 +86,18 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     assert len(epochs) == report.training["epochs_run"] >= 2
     params = client.get_run(challenger.tags["mlflow_run_id"]).data.params
     assert params["hidden_units"] == "[32]" and params["seed"] == "42"
+
+    out = tmp_path / "report.json"
+    assert (
+        run.main(["--config", config, "report", "2", "--format", "json", "--output", str(out)]) == 0
+    )
+    from steps.evaluate.report import EvaluationReport
+
+    assert EvaluationReport.model_validate_json(out.read_text()).sha256() == report.sha256()
+    assert run.main(["--config", config, "report", "latest"]) == 0
+    assert "passed every gate" in capsys.readouterr().out
+    assert run.main(["--config", config, "report", "99"]) == run.EXIT_ERROR
+    assert "has no version 99" in capsys.readouterr().err
 
 
 def test_hist_gradient_boosting_is_selectable(tracking_uri, small_run_config, capsys) -> None:
@@ -142,6 +154,11 @@ def test_bad_data_is_rejected_by_the_data_gate(
     assert expected in err
     assert "Traceback" not in err
     assert _versions(tracking_uri, overrides["model_name"]) == []
+    from pipelines.reports import load_report
+    from steps.errors import PipelineInputError
+
+    with pytest.raises(PipelineInputError, match="stopped before the gate step"):
+        load_report("latest", overrides["model_name"])  # never an older run's report
 
 
 def _input_error_cases(tmp_path: Path) -> dict[str, tuple[dict, str]]:
