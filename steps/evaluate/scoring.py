@@ -54,8 +54,9 @@ def score_model(y_true: np.ndarray, probability: np.ndarray, threshold: float) -
     )
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
+def _optional(value: float) -> float | None:
+    """fairlearn gives NaN (and a warning) for a rate whose denominator is zero in a group."""
+    return None if math.isnan(value) else float(value)
 
 
 def _disparities(y: np.ndarray, pred: np.ndarray, groups: pd.Series) -> tuple[float, float]:
@@ -80,35 +81,46 @@ def fairness_tables(
     config: FairnessGateConfig,
 ) -> list[FairnessResult]:
     """A MetricFrame per sensitive feature; disparities only over groups big enough to judge."""
-    from fairlearn.metrics import MetricFrame, count, selection_rate
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import accuracy_score
 
+    group_metrics = {
+        "selection_rate": selection_rate,
+        "accuracy": accuracy_score,
+        "true_positive_rate": true_positive_rate,
+        "false_positive_rate": false_positive_rate,
+        "count": count,
+    }
     predicted = (probability >= threshold).astype(int)
     results = []
     for feature in features:
         groups = (
             frame[feature].astype(object).where(frame[feature].notna(), "(missing)").astype(str)
         )
-        frame_metrics = MetricFrame(
-            metrics={"selection_rate": selection_rate, "accuracy": accuracy_score, "count": count},
-            y_true=y_true,
-            y_pred=predicted,
-            sensitive_features=groups.to_numpy(),
-        ).by_group
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # groups without positives or negatives
+            frame_metrics = MetricFrame(
+                metrics=group_metrics,
+                y_true=y_true,
+                y_pred=predicted,
+                sensitive_features=groups.to_numpy(),
+            ).by_group
         rows = []
         for group, values in frame_metrics.iterrows():
-            mask = (groups == group).to_numpy()
-            positives, negatives = int(y_true[mask].sum()), int((1 - y_true[mask]).sum())
             rows.append(
                 GroupMetrics(
                     group=str(group),
                     count=int(values["count"]),
                     selection_rate=float(values["selection_rate"]),
                     accuracy=float(values["accuracy"]),
-                    true_positive_rate=_rate(int(predicted[mask & (y_true == 1)].sum()), positives),
-                    false_positive_rate=_rate(
-                        int(predicted[mask & (y_true == 0)].sum()), negatives
-                    ),
+                    true_positive_rate=_optional(values["true_positive_rate"]),
+                    false_positive_rate=_optional(values["false_positive_rate"]),
                     small=int(values["count"]) < config.min_group_size,
                 )
             )
