@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         target.add_argument(
             "--model-type",
             default=None,
-            help="override model.type (torch_mlp, hist_gradient_boosting)",
+            help="override model.type (torch_mlp, hist_gradient_boosting, baseline)",
         )
     report = sub.add_parser(
         "report", help="render the evaluation report of a training run or registered version"
@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     report.add_argument("--output", type=Path, default=None, help="write to a file, not stdout")
+    sub.add_parser("status", help="what serves in staging and production, which version, health")
+    for verb, text in (
+        ("restart", "start an environment's recorded version again (after a crash or reboot)"),
+        ("stop", "stop an environment's model server"),
+        ("logs", "print the last lines of an environment's model server log"),
+    ):
+        cmd = sub.add_parser(verb, help=text)
+        cmd.add_argument("environment", choices=["staging", "production"])
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
@@ -93,6 +101,14 @@ def _print_summary(outcome: object) -> None:
             print(f"  {gate.status:<11} {gate.gate:<12} {gate.summary}")
     print(f"Registered: {reg['name']} version {reg['version']} (alias '{reg['alias']}')")
     print(f"  model URI: {reg['model_uri']}")
+    staging = outcome.staging
+    if staging.get("status") == "serving":
+        print(
+            f"Staging:    version {staging['model_version']} serves at {staging['url']} "
+            f"(smoke test passed, p95 {staging['smoke_p95_ms']} ms; alias 'staging' moved)"
+        )
+    elif staging:
+        print(f"Staging:    {staging.get('status')}: {staging.get('reason', '')}")
     print("Where to look:")
     tracking = reg.get("tracking_uri", "")
     if tracking.startswith("sqlite:"):
@@ -138,6 +154,41 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serving(args: argparse.Namespace) -> int:
+    from configs.config import load_config
+    from pipelines.launch import activate_stack, prepare_environment
+    from stacks.seldon.backends import serving_backend
+
+    config, _ = load_config(args.config)
+    prepare_environment()
+    activate_stack(args.stack or config.stack)
+    backend = serving_backend(config)
+    if args.command == "status":
+        for environment in ("staging", "production"):
+            status = backend.status(environment)
+            state = status.state
+            if state is None:
+                print(f"{environment:<11} {status.detail}")
+            elif status.running:
+                where = f"{state.model_name} v{state.model_version} at {state.url}"
+                print(f"{environment:<11} {status.detail:<10} {where} (pid {state.pid})")
+            else:
+                model = f"{state.model_name} v{state.model_version}"
+                print(f"{environment:<11} {model}: {status.detail}")
+        return EXIT_OK
+    if args.command == "restart":
+        state = backend.restart(args.environment)
+        print(
+            f"{args.environment}: {state.model_name} v{state.model_version} serves at {state.url}"
+        )
+    elif args.command == "stop":
+        stopped = backend.stop(args.environment)
+        print(f"{args.environment}: {'stopped' if stopped else 'was not running'}")
+    else:
+        print(backend.logs(args.environment))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and map its outcome to an exit code; never ends in a traceback."""
     parser = build_parser()
@@ -153,7 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from steps.errors import GateRejected, PipelineInputError
 
     try:
-        return _report(args) if command == "report" else _train(args)
+        if command == "report":
+            return _report(args)
+        if command in {"status", "restart", "stop", "logs"}:
+            return _serving(args)
+        return _train(args)
     except GateRejected as exc:
         print(f"\nREJECTED by gate(s): {exc.gate}; nothing was registered.\n{exc}", file=sys.stderr)
         return EXIT_GATE_REJECTED

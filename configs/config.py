@@ -282,6 +282,38 @@ class GatesConfig(_Strict):
     sanity: SanityGateConfig = SanityGateConfig()
 
 
+class StagingConfig(_Strict):
+    """Deploy every registered version to staging and smoke-test it before `staging` moves."""
+
+    enabled: bool = True
+    smoke_requests: int = Field(20, ge=1)
+    smoke_p95_ms: float = Field(250.0, gt=0.0)
+    probability_tolerance: float = Field(1e-6, ge=0.0)
+
+
+class DeploymentConfig(_Strict):
+    """Where models are served; ports apply to the local backend (processes on 127.0.0.1)."""
+
+    staging: StagingConfig = StagingConfig()
+    local_ports: dict[str, int] = Field(
+        default_factory=lambda: {"staging": 8601, "production": 8602}
+    )
+    max_rows: int = Field(10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> DeploymentConfig:
+        ports = list(self.local_ports.values())
+        if len(set(ports)) != len(ports):
+            raise ValueError(
+                f"deployment.local_ports must differ per environment: {self.local_ports}"
+            )
+        if not {"staging", "production"} <= set(self.local_ports):
+            raise ValueError("deployment.local_ports needs 'staging' and 'production'")
+        if any(not 1024 <= p <= 65535 for p in ports):
+            raise ValueError("deployment.local_ports must be between 1024 and 65535")
+        return self
+
+
 class TrainingConfig(_Strict):
     """Where interrupted trainings keep their checkpoints."""
 
@@ -304,6 +336,7 @@ class RunConfig(_Strict):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     gates: GatesConfig = GatesConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal fingerprints mean equal configs."""

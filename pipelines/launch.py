@@ -29,6 +29,7 @@ class TrainingOutcome:
     registered: dict[str, str]
     report: Any = None
     training: dict[str, Any] = field(default_factory=dict)
+    staging: dict[str, str] = field(default_factory=dict)
 
 
 def default_local_home() -> Path:
@@ -106,7 +107,8 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
         recorded = failure_from_run(failed_run)
         if recorded is None:
             raise
-        if isinstance(recorded, GateRejected) and "gate_model" in failed_run.steps:
+        failed_steps = {name for name, step in failed_run.steps.items() if step.status == "failed"}
+        if isinstance(recorded, GateRejected) and "register_model" in failed_steps:
             recorded.args = (
                 f"{recorded}\nFull report: python run.py report {run_name} "
                 "--format html --output report.html",
@@ -123,4 +125,5 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
         registered=run.steps["register_model"].outputs["registered_model"][0].load(),
         training=run.steps["train_model"].outputs["training_summary"][0].load(),
         report=run.steps["gate_model"].outputs["evaluation_report"][0].load(),
+        staging=run.steps["deploy_to_staging"].outputs["staging_deployment"][0].load(),
     )

@@ -1,4 +1,4 @@
-"""Training pipeline: validate, split, preprocess, train, evaluate, gate, register."""
+"""Training pipeline: validate, split, preprocess, train, evaluate, gate, register, stage."""
 
 from zenml import pipeline
 
@@ -8,6 +8,7 @@ from steps.data.fit_preprocessor import fit_preprocessor
 from steps.data.load_data import load_data
 from steps.data.split_data import split_data
 from steps.data.validate_data import validate_data
+from steps.deploy.deploy_to_staging import deploy_to_staging
 from steps.evaluate.evaluate_model import evaluate_model
 from steps.evaluate.gate_model import gate_model
 from steps.register.register_model import register_model
@@ -42,4 +43,5 @@ def training_pipeline(
         config=config,
         launch_lineage=launch_lineage,
     )
-    register_model(model, golden_data, report, config=config)
+    registered = register_model(model, golden_data, report, config=config)
+    deploy_to_staging(model, golden_data, registered, config=config)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +41,30 @@ ADULT_COLUMNS = [
 ]  # fmt: skip
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Private serving ports, so tests never touch a developer's own staging server on 8601/8602.
+SERVING_PORTS = {"staging": _free_port(), "production": _free_port()}
+
+
+def _stop_model_servers() -> None:
+    """Stop every model server the session started (they outlive pipeline runs by design)."""
+    from stacks.seldon.local_backend import LocalSeldonBackend
+
+    root = SESSION_DIR / "home" / "serving"
+    if not root.is_dir():
+        return
+    backend = LocalSeldonBackend(root=root, ports=SERVING_PORTS, tracking_uri="unused")
+    for environment in SERVING_PORTS:
+        backend.stop(environment)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _stop_model_servers()
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
@@ -73,6 +97,7 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         fast = {
             "model": {"torch_mlp": {"max_epochs": 6, "patience": 2, "hidden_units": [32]}},
             "training": {"checkpoint_dir": str(tmp_path / "checkpoints")},
+            "deployment": {"local_ports": SERVING_PORTS},
             # bars a 2,500-row sample can meet; tests of the gates set their own
             "gates": {
                 "thresholds": {
@@ -120,6 +145,12 @@ def adult_sample_files(
         }
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def serving_ports() -> dict[str, int]:
+    """The session's private staging/production ports."""
+    return SERVING_PORTS
 
 
 @pytest.fixture(scope="session")

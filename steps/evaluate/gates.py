@@ -113,7 +113,12 @@ def champion_gate(
             checks.append(_at_least(metric, ours[metric], theirs[metric] - config.tolerance))
         else:
             checks.append(_at_most(metric, ours[metric], theirs[metric] + config.tolerance))
-    return _verdict("champion", checks, f"beats champion version {champion.version} on {primary}")
+    return _verdict(
+        "champion",
+        checks,
+        f"{primary} {improvement:+.4f} versus champion version {champion.version} "
+        f"(needs >= {config.min_improvement:+.4f}); no guarded metric regressed",
+    )
 
 
 def fairness_gate(config: FairnessGateConfig, fairness: list[FairnessResult]) -> GateResult:

@@ -79,7 +79,7 @@ def test_better_champion_blocks_a_weaker_challenger(
     assert run.main(["--config", config]) == run.EXIT_OK
     move_alias(MlflowClient(tracking_uri=tracking_uri), name, "champion", "1")
     before = _registry_state(tracking_uri, name)
-    assert before == [("1", ("challenger", "champion"))]
+    assert before == [("1", ("challenger", "champion", "staging"))]
     capsys.readouterr()
 
     code = run.main(["--config", config, "--sample-rows", "400"])

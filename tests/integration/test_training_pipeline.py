@@ -59,6 +59,11 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     assert run_record.status == "completed"
     assert "Registered: it-happy-path version 2 (alias 'challenger')" in second
     assert "no_champion champion" in second  # the champion gate says so explicitly
+    assert "Staging:    version 2 serves at http://127.0.0.1:" in second
+    assert str(client.get_model_version_by_alias("it-happy-path", "staging").version) == "2"
+    assert (
+        challenger.version == client.get_model_version_by_alias("it-happy-path", "staging").version
+    )
 
     from pipelines.reports import load_report
 

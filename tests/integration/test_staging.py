@@ -1,0 +1,105 @@
+"""Staging: the served version answers like the registered one; a failed smoke test changes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+import requests
+from mlflow import MlflowClient
+
+import run
+from steps.deploy.smoke_test import row_payload
+
+
+def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_one(
+    zenml_client,
+    tracking_uri,
+    write_config,
+    adult_sample_files,
+    adult_frames,
+    capsys,
+    serving_ports,
+) -> None:
+    name = "staging-flow"
+    overrides = adult_sample_files(rows=2500)
+    overrides["model_name"] = name
+    config = str(write_config(overrides))
+    assert run.main(["--config", config]) == run.EXIT_OK
+    out = capsys.readouterr().out
+    url = f"http://127.0.0.1:{serving_ports['staging']}/api/v1.0/predictions"
+    assert f"Staging:    version 1 serves at {url}" in out
+
+    features = [c for c in adult_frames[1].columns if c not in {"income", "fnlwgt"}]
+    payload = row_payload(adult_frames[1].head(1), features)
+    answer = requests.post(url, json=payload, timeout=30)
+    assert answer.status_code == 200
+    assert str(answer.json()["meta"]["tags"]["model_version"]) == "1"
+
+    assert run.main(["--config", config, "status"]) == run.EXIT_OK
+    status = capsys.readouterr().out
+    assert f"staging     healthy    {name} v1 at {url}" in status
+
+    slow = dict(overrides, deployment={"local_ports": serving_ports,
+                                       "staging": {"smoke_p95_ms": 0.001}})  # fmt: skip
+    code = run.main(["--config", str(write_config(slow, name="slow.yaml"))])
+    err = capsys.readouterr().err
+    assert code == run.EXIT_GATE_REJECTED
+    assert "REJECTED by gate(s): staging_smoke_test" in err
+    assert "p95 latency" in err and "above the 0 ms SLA" in err
+    client = MlflowClient(tracking_uri=tracking_uri)
+    assert str(client.get_model_version_by_alias(name, "staging").version) == "1"
+    still = requests.post(url, json=payload, timeout=30)
+    assert still.status_code == 200
+    assert str(still.json()["meta"]["tags"]["model_version"]) == "1"  # v2 never replaced v1
+
+    # A deliberate stop, a restart, then a crash (SIGKILL) that leaves a stale PID file behind.
+    assert run.main(["--config", config, "stop", "staging"]) == run.EXIT_OK
+    assert "staging: stopped" in capsys.readouterr().out
+    assert run.main(["--config", config, "status"]) == run.EXIT_OK
+    assert f"staging     {name} v1: stopped at" in capsys.readouterr().out
+    assert run.main(["--config", config, "restart", "staging"]) == run.EXIT_OK
+    assert f"staging: {name} v1 serves at {url}" in capsys.readouterr().out
+    assert requests.post(url, json=payload, timeout=30).status_code == 200
+
+    from stacks.seldon.backends import local_serving_root
+    from stacks.seldon.local_backend import LocalSeldonBackend
+
+    backend = LocalSeldonBackend(local_serving_root(), serving_ports, tracking_uri)
+    state = backend.read_state("staging")
+    assert state is not None
+    os.killpg(state.pid, signal.SIGKILL)
+    for _ in range(50):
+        if not backend.is_running(state):
+            break
+        time.sleep(0.1)
+    assert run.main(["--config", config, "status"]) == run.EXIT_OK
+    assert "stale PID file" in capsys.readouterr().out
+    assert run.main(["--config", config, "restart", "staging"]) == run.EXIT_OK
+    assert requests.post(url, json=payload, timeout=30).status_code == 200
+    assert run.main(["--config", config, "stop", "staging"]) == run.EXIT_OK
+
+
+def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> None:
+    from stacks.seldon.local_backend import LocalSeldonBackend, ModelRef, ServingError
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        backend = LocalSeldonBackend(
+            tmp_path, {"staging": port, "production": port + 1}, "sqlite:///unused.db"
+        )
+        with pytest.raises(ServingError, match=f"port {port} for staging is used by another"):
+            backend.deploy("staging", ModelRef("m", "1", "models:/m/1"), verify=lambda url: None)
+    assert backend.read_state("staging") is None
+
+
+def test_ports_must_differ_per_environment(tmp_path) -> None:
+    from stacks.seldon.local_backend import LocalSeldonBackend, ServingError
+
+    with pytest.raises(ServingError, match="must differ"):
+        LocalSeldonBackend(tmp_path, {"staging": 9000, "production": 9000}, "sqlite:///x.db")
