@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from configs.config import REPO_ROOT, RunConfig
-from stacks.seldon.local_backend import LocalSeldonBackend
+from stacks.seldon.local_backend import EndpointState, EndpointStatus, LocalSeldonBackend, ModelRef
 from steps.errors import PipelineInputError
+
+
+class ServingBackend(Protocol):
+    """What pipelines, run.py and the console may ask of any serving backend.
+
+    Environments are "staging" and "production". `deploy` serves a model only after
+    `verify(prediction_url)` returned without raising, and leaves the previous model serving when
+    it raises.
+    """
+
+    def deploy(
+        self, environment: str, model: ModelRef, verify: Callable[[str], None]
+    ) -> EndpointState:
+        """Serve `model` once `verify` accepted it; on failure the previous model keeps serving."""
+        ...
+
+    def status(self, environment: str) -> EndpointStatus:
+        """What serves in `environment`, and whether it is healthy."""
+        ...
+
+    def stop(self, environment: str) -> bool:
+        """Stop serving; False when nothing was serving."""
+        ...
+
+    def restart(self, environment: str) -> EndpointState:
+        """Serve the recorded version again (after a crash or a reboot)."""
+        ...
+
+    def logs(self, environment: str, lines: int = 50) -> str:
+        """The last lines of the model server's log."""
+        ...
 
 
 def local_serving_root() -> Path:
@@ -26,7 +59,7 @@ def local_backend(config: RunConfig, tracking_uri: str) -> LocalSeldonBackend:
     )
 
 
-def serving_backend(config: RunConfig) -> LocalSeldonBackend:
+def serving_backend(config: RunConfig) -> ServingBackend:
     """The backend of the active stack: a Seldon model deployer means Kubernetes, none means local.
 
     Must be called at run time (inside a step or a command), never at import time.
