@@ -122,6 +122,35 @@ def _sync_component(client: Client, ctype: Any, comp: dict[str, Any], sync: Stac
     sync.updated.append(label)
 
 
+# Flavors this project ships (source paths relative to the repository root), registered before
+# any component that uses them.
+PROJECT_FLAVORS = {"stacks.seldon.local_deployer.LocalSeldonModelDeployerFlavor": "model_deployer"}
+
+
+def register_project_flavors(client: Client) -> list[str]:
+    """Register the project's own flavors, or refresh them when their config schema changed."""
+    from zenml.enums import StackComponentType
+    from zenml.models import FlavorUpdate
+    from zenml.stack.flavor import validate_flavor_source
+
+    changed = []
+    for source, component_type in PROJECT_FLAVORS.items():
+        _, flavor = validate_flavor_source(source, StackComponentType(component_type))
+        try:
+            existing = client.get_flavor_by_name_and_type(flavor.name, flavor.type)
+        except KeyError:
+            client.create_flavor(source=source, component_type=flavor.type)
+            changed.append(flavor.name)
+            continue
+        if existing.source != source or existing.config_schema != flavor.config_schema:
+            client.zen_store.update_flavor(
+                existing.id,
+                FlavorUpdate(source=source, config_schema=flavor.config_schema),
+            )
+            changed.append(flavor.name)
+    return changed
+
+
 def ensure_stack(name: str, activate: bool = True) -> StackSync:
     """Register stacks/<name>.yaml if missing or changed, then activate it."""
     from zenml.client import Client
@@ -130,6 +159,7 @@ def ensure_stack(name: str, activate: bool = True) -> StackSync:
     spec = load_stack_spec(name)
     client = Client()
     sync = StackSync(name=name)
+    register_project_flavors(client)
     wanted: dict[Any, list[str]] = {}
     for type_name, comps in spec["components"].items():
         try:

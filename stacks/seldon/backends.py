@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
-from configs.config import REPO_ROOT, RunConfig
-from stacks.seldon.local_backend import EndpointState, EndpointStatus, LocalSeldonBackend, ModelRef
+from configs.config import RunConfig
+from stacks.seldon.local_backend import EndpointState, EndpointStatus, ModelRef
+from stacks.seldon.local_deployer import FLAVOR_NAME as LOCAL_FLAVOR
+from stacks.seldon.local_deployer import as_local_deployer
 from steps.errors import PipelineInputError
 
 
@@ -43,24 +43,8 @@ class ServingBackend(Protocol):
         ...
 
 
-def local_serving_root() -> Path:
-    """Where the local backend keeps state files and logs: <ML_CICD_HOME>/serving."""
-    home = Path(os.environ.get("ML_CICD_HOME") or REPO_ROOT / ".local")
-    return home.resolve() / "serving"
-
-
-def local_backend(config: RunConfig, tracking_uri: str) -> LocalSeldonBackend:
-    """The local backend with the environment config's ports."""
-    return LocalSeldonBackend(
-        root=local_serving_root(),
-        ports=dict(config.deployment.local_ports),
-        tracking_uri=tracking_uri,
-        max_rows=config.deployment.max_rows,
-    )
-
-
 def serving_backend(config: RunConfig) -> ServingBackend:
-    """The backend of the active stack: a Seldon model deployer means Kubernetes, none means local.
+    """The backend of the active stack's model deployer: `seldon` (Kubernetes) or `local-seldon`.
 
     Must be called at run time (inside a step or a command), never at import time.
     """
@@ -75,7 +59,18 @@ def serving_backend(config: RunConfig) -> ServingBackend:
             f"stack '{stack.name}' serves through Seldon Core on Kubernetes, which the staging "
             "step cannot drive yet; use the local stack"
         )
+    local = as_local_deployer(deployer)
+    if local is None:
+        have = f"a '{deployer.flavor}' model deployer" if deployer else "no model deployer"
+        raise PipelineInputError(
+            f"stack '{stack.name}' has {have}; serving needs a model deployer of flavor "
+            f"'{LOCAL_FLAVOR}' (local processes) or 'seldon' (Seldon Core on Kubernetes)"
+        )
     tracker = stack.experiment_tracker
     if tracker is None:
-        raise RuntimeError(f"stack '{stack.name}' has no MLflow experiment tracker")
-    return local_backend(config, str(tracker.get_tracking_uri()))  # type: ignore[attr-defined]
+        raise PipelineInputError(f"stack '{stack.name}' has no MLflow experiment tracker")
+    return local.serving_backend(
+        dict(config.deployment.local_ports),
+        str(tracker.get_tracking_uri()),  # type: ignore[attr-defined]
+        config.deployment.max_rows,
+    )

@@ -16,8 +16,29 @@ def test_local_stack_is_registered_once_and_then_left_alone(zenml_client) -> Non
         StackComponentType.ARTIFACT_STORE,
         StackComponentType.EXPERIMENT_TRACKER,
         StackComponentType.MODEL_REGISTRY,
+        StackComponentType.MODEL_DEPLOYER,
     } <= types
     assert stack.components[StackComponentType.EXPERIMENT_TRACKER][0].flavor_name == "mlflow"
+    assert stack.components[StackComponentType.MODEL_DEPLOYER][0].flavor_name == "local-seldon"
+
+
+def test_project_flavors_are_registered_once(zenml_client) -> None:
+    from stacks.loader import register_project_flavors
+
+    flavor = zenml_client.get_flavor_by_name_and_type(
+        "local-seldon", StackComponentType.MODEL_DEPLOYER
+    )
+    assert flavor.source == "stacks.seldon.local_deployer.LocalSeldonModelDeployerFlavor"
+    assert register_project_flavors(zenml_client) == []
+
+
+def test_the_local_deployer_refuses_a_non_loopback_host() -> None:
+    from pydantic import ValidationError
+
+    from stacks.seldon.local_deployer import LocalSeldonModelDeployerConfig
+
+    with pytest.raises(ValidationError, match="host must be a loopback address"):
+        LocalSeldonModelDeployerConfig(serving_root="/tmp/x", host="0.0.0.0")
 
 
 def test_changed_config_updates_the_component(zenml_client, monkeypatch, tmp_path) -> None:
@@ -25,18 +46,19 @@ def test_changed_config_updates_the_component(zenml_client, monkeypatch, tmp_pat
 
     original = os.environ["ML_CICD_HOME"]
     monkeypatch.setenv("ML_CICD_HOME", str(tmp_path))
+    moved = ["artifact_store/local-artifact-store", "model_deployer/local-seldon-deployer"]
     changed = ensure_stack("local")
-    assert changed.updated == ["artifact_store/local-artifact-store"]
+    assert changed.updated == moved
     store = zenml_client.get_stack_component(
         StackComponentType.ARTIFACT_STORE, "local-artifact-store", allow_name_prefix_match=False
     )
     assert store.configuration["path"] == f"{tmp_path}/artifacts"
     monkeypatch.setenv("ML_CICD_HOME", original)
-    assert ensure_stack("local").updated == ["artifact_store/local-artifact-store"]
+    assert ensure_stack("local").updated == moved
 
 
 def test_unknown_stack_lists_the_available_ones() -> None:
-    with pytest.raises(PipelineInputError, match="unknown stack 'gpu'; available stacks: local"):
+    with pytest.raises(PipelineInputError, match="unknown stack 'gpu'; available stacks: .*local"):
         load_stack_spec("gpu")
     assert "local" in available_stacks()
 

@@ -42,6 +42,14 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
     assert run.main(["--config", config, "status"]) == run.EXIT_OK
     status = capsys.readouterr().out
     assert f"staging     healthy    {name} v1 at {url}" in status
+    # The local stack's model deployer component recorded the deployment as a ZenML service.
+    deployer = zenml_client.active_stack.model_deployer
+    assert deployer is not None and deployer.flavor == "local-seldon"
+    (service,) = _staging_services(deployer)
+    assert (service.config.model_name, service.config.model_version) == (name, "1")
+    assert service.is_running and service.prediction_url == url
+    info = deployer.get_model_server_info(service)
+    assert info["PREDICTION_URL"] == url and info["ENVIRONMENT"] == "staging"
 
     slow = dict(overrides, deployment={"local_ports": serving_ports,
                                        "staging": {"smoke_p95_ms": 0.001}})  # fmt: skip
@@ -52,6 +60,8 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
     assert "p95 latency" in err and "above the 0 ms SLA" in err
     client = MlflowClient(tracking_uri=tracking_uri)
     assert str(client.get_model_version_by_alias(name, "staging").version) == "1"
+    (service,) = _staging_services(deployer)  # the rejected version left no service record
+    assert service.config.model_version == "1" and service.is_running
     still = requests.post(url, json=payload, timeout=30)
     assert still.status_code == 200
     assert str(still.json()["meta"]["tags"]["model_version"]) == "1"  # v2 never replaced v1
@@ -61,14 +71,18 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
     assert "staging: stopped" in capsys.readouterr().out
     assert run.main(["--config", config, "status"]) == run.EXIT_OK
     assert f"staging     {name} v1: stopped at" in capsys.readouterr().out
+    (service,) = _staging_services(deployer)
+    assert not service.is_running and service.prediction_url == url
+    # ZenML's own start (what `zenml model-deployer models start` calls) drives the same process.
+    deployer.start_model_server(service.uuid, timeout=120)
+    assert requests.post(url, json=payload, timeout=30).status_code == 200
+    assert run.main(["--config", config, "stop", "staging"]) == run.EXIT_OK
+    capsys.readouterr()
     assert run.main(["--config", config, "restart", "staging"]) == run.EXIT_OK
     assert f"staging: {name} v1 serves at {url}" in capsys.readouterr().out
     assert requests.post(url, json=payload, timeout=30).status_code == 200
 
-    from stacks.seldon.backends import local_serving_root
-    from stacks.seldon.local_backend import LocalSeldonBackend
-
-    backend = LocalSeldonBackend(local_serving_root(), serving_ports, tracking_uri)
+    backend = deployer.backend(serving_ports, tracking_uri)
     state = backend.read_state("staging")
     assert state is not None
     os.killpg(state.pid, signal.SIGKILL)
@@ -81,6 +95,13 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
     assert run.main(["--config", config, "restart", "staging"]) == run.EXIT_OK
     assert requests.post(url, json=payload, timeout=30).status_code == 200
     assert run.main(["--config", config, "stop", "staging"]) == run.EXIT_OK
+
+
+def _staging_services(deployer):
+    from stacks.seldon.local_deployer import LOCAL_SELDON_SERVICE
+
+    found = deployer.find_model_server(service_type=LOCAL_SELDON_SERVICE)
+    return [s for s in found if s.config.environment == "staging"]
 
 
 def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> None:
