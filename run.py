@@ -41,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stack", default=None, help="stack name in stacks/ (default: the config's 'stack')"
     )
+    parser.add_argument(
+        "--dry-run",
+        nargs="?",
+        const="dry-run",
+        default=None,
+        metavar="DIR",
+        help="compile every pipeline for a Kubernetes stack and write the manifests it would "
+        "submit to DIR (default: dry-run/); contacts nothing, needs no ZenML server",
+    )
     sub = parser.add_subparsers(dest="command", metavar="command")
     train = sub.add_parser("train", help="run the training pipeline (the default command)")
     for target in (parser, train):
@@ -75,11 +84,127 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(verb, help=text)
         cmd.add_argument("environment", choices=["staging", "production"])
+    _add_release_commands(sub)
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
     )
     return parser
+
+
+def _add_release_commands(sub: argparse._SubParsersAction) -> None:
+    """promote, rollback, reviewers, history: the manual approval path to production."""
+    actor = {"default": None, "help": "who starts it (default: $ML_CICD_ACTOR or your login)"}
+    promote = sub.add_parser(
+        "promote", help="deploy an approved version to production, smoke-test it, move 'champion'"
+    )
+    promote.add_argument("--version", required=True, help="registered version number")
+    promote.add_argument("--actor", **actor)
+    rollback = sub.add_parser(
+        "rollback", help="serve an earlier approved version in production again"
+    )
+    rollback.add_argument("--to-version", required=True, help="registered version number")
+    rollback.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    rollback.add_argument("--actor", **actor)
+    reviewers = sub.add_parser("reviewers", help="manage the review console's local reviewers")
+    reviewers_sub = reviewers.add_subparsers(dest="reviewers_command", metavar="action")
+    reviewers_sub.required = True
+    add = reviewers_sub.add_parser("add", help="add a reviewer (prompts for the password)")
+    add.add_argument("name", help="reviewer id, recorded on every decision")
+    add.add_argument("--display-name", default="", help="shown in the console")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    reviewers_sub.add_parser("list", help="list reviewer ids (never the hashes)")
+    sub.add_parser("history", help="decisions, promotions and rollbacks from the audit log")
+
+
+def _actor(value: str | None) -> str:
+    import getpass
+    import os
+
+    return value or os.environ.get("ML_CICD_ACTOR") or getpass.getuser()
+
+
+def _release(args: argparse.Namespace) -> int:
+    from configs.config import load_config
+    from pipelines.launch import prepare_environment
+    from pipelines.promotion import run_release
+    from steps.errors import GateRejected
+
+    config, _ = load_config(args.config)
+    prepare_environment()
+    rollback = args.command == "rollback"
+    version = args.to_version if rollback else args.version
+    print(f"[production] {args.command} {config.model_name} version {version}", flush=True)
+    try:
+        result = run_release(
+            config,
+            args.stack or config.stack,
+            version,
+            _actor(args.actor),
+            action="rollback" if rollback else "promote",
+            reason=args.reason if rollback else "",
+        )
+    except GateRejected as exc:
+        print(
+            f"\nREJECTED by gate(s): {exc.gate}; production keeps serving what it served and "
+            f"'champion' did not move.\n{exc}",
+            file=sys.stderr,
+        )
+        return EXIT_GATE_REJECTED
+    if result.get("status") == "unchanged":
+        print(f"version {version} is already champion and serving in production; nothing to do")
+    else:
+        print(
+            f"{'ROLLED BACK' if rollback else 'PROMOTED'}: {config.model_name} version {version} "
+            f"serves in production at {result['url']} (was: {result.get('from_version') or 'none'})"
+        )
+    return EXIT_OK
+
+
+def _reviewers(args: argparse.Namespace) -> int:
+    import getpass
+
+    from configs.config import load_config
+    from console.auth import AuthError, add_reviewer, load_reviewers, reviewers_file
+    from pipelines.launch import prepare_environment
+
+    config, _ = load_config(args.config)
+    prepare_environment()
+    path = reviewers_file(config)
+    if args.reviewers_command == "list":
+        for name, entry in sorted(load_reviewers(path).items()):
+            print(f"{name:<24} {entry['name']}")
+        return EXIT_OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for reviewer '{args.name}': ")
+        if getpass.getpass("again: ") != password:
+            print("ERROR: the passwords differ; nothing was changed", file=sys.stderr)
+            return EXIT_ERROR
+    try:
+        add_reviewer(path, args.name, password, args.display_name)
+    except AuthError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"reviewer '{args.name}' saved in {path} (scrypt hash, file mode 600)")
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from configs.config import load_config
+    from pipelines.launch import prepare_environment
+    from steps.deploy.approvals import read_events
+
+    config, _ = load_config(args.config)
+    prepare_environment()
+    for e in read_events(config.model_name):
+        moved = f" (from v{e.from_version})" if e.from_version else ""
+        why = f": {e.reason}" if e.reason else ""
+        print(f"{e.at}  {e.event:<18} v{e.version}{moved} by {e.actor}{why}")
+    return EXIT_OK
 
 
 def _print_summary(outcome: object) -> None:
@@ -136,6 +261,26 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dry_run(args: argparse.Namespace) -> int:
+    from configs.config import load_config
+    from pipelines.dry_run import dry_run
+    from pipelines.launch import prepare_environment
+
+    config, schema = load_config(args.config)
+    prepare_environment()
+    out = Path(args.dry_run).resolve()
+    result = dry_run(config, schema, args.stack or config.stack, out)
+    print(f"Dry run of stack '{result.stack}' (nothing was submitted): {out}")
+    print(f"  stack.validate(): {result.validation}")
+    for manifest in result.steps:
+        resources = manifest.pod_spec["containers"][0].get("resources", {})
+        gpus = resources.get("limits", {}).get(config.kubernetes.gpu.resource_name, "0")
+        print(f"  {manifest.pipeline}/{manifest.step:<22} gpus={gpus:<2} image={manifest.image}")
+    for deployment in result.seldon:
+        print(f"  seldon/{deployment}.yaml")
+    return EXIT_OK
+
+
 def _report(args: argparse.Namespace) -> int:
     from configs.config import load_config
     from pipelines.launch import activate_stack, prepare_environment
@@ -171,7 +316,8 @@ def _serving(args: argparse.Namespace) -> int:
                 print(f"{environment:<11} {status.detail}")
             elif status.running:
                 where = f"{state.model_name} v{state.model_version} at {state.url}"
-                print(f"{environment:<11} {status.detail:<10} {where} (pid {state.pid})")
+                pid = f" (pid {state.pid})" if state.pid else ""  # 0: not a local process
+                print(f"{environment:<11} {status.detail:<10} {where}{pid}")
             else:
                 model = f"{state.model_name} v{state.model_version}"
                 print(f"{environment:<11} {model}: {status.detail}")
@@ -204,10 +350,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from steps.errors import GateRejected, PipelineInputError
 
     try:
+        if args.dry_run is not None:
+            return _dry_run(args)
         if command == "report":
             return _report(args)
         if command in {"status", "restart", "stop", "logs"}:
             return _serving(args)
+        if command in {"promote", "rollback"}:
+            return _release(args)
+        if command == "reviewers":
+            return _reviewers(args)
+        if command == "history":
+            return _history(args)
         return _train(args)
     except GateRejected as exc:
         print(f"\nREJECTED by gate(s): {exc.gate}; nothing was registered.\n{exc}", file=sys.stderr)

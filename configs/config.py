@@ -6,7 +6,9 @@ Every error here names the file and the offending key, so a typo never reaches a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -291,10 +293,19 @@ class StagingConfig(_Strict):
     probability_tolerance: float = Field(1e-6, ge=0.0)
 
 
+class ProductionConfig(_Strict):
+    """Smoke test of an approved version on the production endpoint before `champion` moves."""
+
+    smoke_requests: int = Field(20, ge=1)
+    smoke_p95_ms: float = Field(250.0, gt=0.0)
+    probability_tolerance: float = Field(1e-6, ge=0.0)
+
+
 class DeploymentConfig(_Strict):
     """Where models are served; ports apply to the local backend (processes on 127.0.0.1)."""
 
     staging: StagingConfig = StagingConfig()
+    production: ProductionConfig = ProductionConfig()
     local_ports: dict[str, int] = Field(
         default_factory=lambda: {"staging": 8601, "production": 8602}
     )
@@ -314,6 +325,165 @@ class DeploymentConfig(_Strict):
         return self
 
 
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+
+
+def _check_resources(resources: dict[str, dict[str, str]], key: str) -> None:
+    unknown = set(resources) - {"requests", "limits"}
+    if unknown:
+        raise ValueError(f"{key} may only hold 'requests' and 'limits', got {sorted(unknown)}")
+    for kind, values in resources.items():
+        for name, quantity in values.items():
+            if not re.match(_QUANTITY, str(quantity)):
+                raise ValueError(
+                    f"{key}.{kind}.{name}: {quantity!r} is not a Kubernetes quantity "
+                    "(e.g. '500m', '4', '16Gi')"
+                )
+
+
+class TolerationConfig(_Strict):
+    """A Kubernetes toleration, so GPU pods may land on tainted GPU nodes."""
+
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = "NoSchedule"
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> TolerationConfig:
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError(f"toleration '{self.key}': operator Exists takes no value")
+        if self.operator == "Equal" and self.value is None:
+            raise ValueError(f"toleration '{self.key}': operator Equal needs a value")
+        return self
+
+
+class GpuConfig(_Strict):
+    """GPUs for the steps that train, requested through the orchestrator's pod settings.
+
+    ZenML 0.98's Kubernetes orchestrator ignores ResourceSettings(gpu_count=...), so this is the
+    only way a step pod gets a GPU. count 0 runs every step on CPU nodes.
+    """
+
+    count: int = Field(1, ge=0)
+    resource_name: str = "nvidia.com/gpu"
+    steps: list[str] = Field(default_factory=lambda: ["train_model"])
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"}
+    )
+    tolerations: list[TolerationConfig] = Field(
+        default_factory=lambda: [TolerationConfig(key="nvidia.com/gpu")]
+    )
+
+
+class KubernetesImageConfig(_Strict):
+    """The step image: ZenML builds it on a parent image with the locked requirements."""
+
+    # Built first (by the stack's image builder) as the parent image; relative to the repo root.
+    parent_dockerfile: str | None = "stacks/kubernetes/Dockerfile.cuda"
+    # A prebuilt CUDA + Python 3.12 image instead of parent_dockerfile (exactly one of the two).
+    parent_image: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_parent(self) -> KubernetesImageConfig:
+        if (self.parent_dockerfile is None) == (self.parent_image is None):
+            raise ValueError(
+                "kubernetes.image needs exactly one of 'parent_dockerfile' and 'parent_image'"
+            )
+        return self
+
+
+class KubernetesServingConfig(_Strict):
+    """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`."""
+
+    # Repository in the stack's container registry, and a pinned tag (never 'latest').
+    image_repository: str = "ml-cicd-seldon-server"
+    image_tag: str = "0.1.0"
+    # Full reference instead of <registry>/<image_repository>:<image_tag>.
+    image: str | None = None
+    deployment_prefix: str | None = None  # default: the model name as a DNS label
+    replicas: int = Field(1, ge=1)
+    service_account: str | None = None
+    resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "500m", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        }
+    )
+    ready_timeout_seconds: float = Field(600.0, gt=0.0)
+    poll_interval_seconds: float = Field(5.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _valid_resources(self) -> KubernetesServingConfig:
+        _check_resources(self.resources, "kubernetes.serving.resources")
+        if self.image_tag == "latest":
+            raise ValueError("kubernetes.serving.image_tag must be pinned, not 'latest'")
+        return self
+
+
+class KubernetesConfig(_Strict):
+    """What the gpu-k8s stack's pods get; ignored on stacks without a Kubernetes orchestrator."""
+
+    gpu: GpuConfig = GpuConfig()
+    gpu_step_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "4", "memory": "16Gi"},
+            "limits": {"memory": "16Gi"},
+        }
+    )
+    step_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "1", "memory": "4Gi"},
+            "limits": {"memory": "8Gi"},
+        }
+    )
+    image: KubernetesImageConfig = KubernetesImageConfig()
+    serving: KubernetesServingConfig = KubernetesServingConfig()
+
+    @model_validator(mode="after")
+    def _valid_resources(self) -> KubernetesConfig:
+        _check_resources(self.gpu_step_resources, "kubernetes.gpu_step_resources")
+        _check_resources(self.step_resources, "kubernetes.step_resources")
+        gpu_name = self.gpu.resource_name
+        for key, spec in (
+            ("gpu_step_resources", self.gpu_step_resources),
+            ("step_resources", self.step_resources),
+        ):
+            if any(gpu_name in values for values in spec.values()):
+                raise ValueError(
+                    f"kubernetes.{key} must not name {gpu_name}: set kubernetes.gpu.count"
+                )
+        return self
+
+
+class RolloutConfig(_Strict):
+    """How an approved version reaches production.
+
+    Only the choice and its validation exist today: every environment deploys directly (the
+    production model is replaced after its smoke test); executing `canary` (traffic steps through
+    the Seldon canary resource) is a later issue.
+    """
+
+    strategy: Literal["direct", "canary"] = "direct"
+    canary_traffic_steps: list[int] = Field(default_factory=lambda: [10, 50])
+    canary_step_minutes: int = Field(30, ge=1)
+    canary_max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _increasing_steps(self) -> RolloutConfig:
+        steps = self.canary_traffic_steps
+        if self.strategy == "canary" and not steps:
+            raise ValueError("rollout.canary_traffic_steps must not be empty for a canary")
+        if any(not 0 < p < 100 for p in steps):
+            raise ValueError(
+                f"rollout.canary_traffic_steps must be percentages strictly between 0 and 100, "
+                f"got {steps}"
+            )
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError(f"rollout.canary_traffic_steps must increase, got {steps}")
+        return self
+
+
 class TrainingConfig(_Strict):
     """Where interrupted trainings keep their checkpoints."""
 
@@ -323,6 +493,16 @@ class TrainingConfig(_Strict):
         """Absolute checkpoint directory."""
         p = Path(self.checkpoint_dir).expanduser()
         return p if p.is_absolute() else REPO_ROOT / p
+
+
+class ConsoleConfig(_Strict):
+    """The review console: who may decide."""
+
+    # YAML file of reviewers with hashed passwords; relative paths are relative to ML_CICD_HOME.
+    # ML_CICD_REVIEWERS_FILE overrides it. Ignored for login when OIDC ([auth]) is configured.
+    reviewers_file: str = "reviewers.yaml"
+    # With OIDC, only these e-mail addresses may decide (empty: any logged-in user).
+    oidc_reviewers: list[str] = Field(default_factory=list)
 
 
 class RunConfig(_Strict):
@@ -337,6 +517,9 @@ class RunConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     gates: GatesConfig = GatesConfig()
     deployment: DeploymentConfig = DeploymentConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    rollout: RolloutConfig = RolloutConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal fingerprints mean equal configs."""

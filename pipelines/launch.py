@@ -45,7 +45,7 @@ def prepare_environment() -> None:
     os.environ.setdefault("ZENML_ENABLE_RICH_TRACEBACK", "false")
 
 
-def _find_cause(exc: BaseException) -> BaseException:
+def find_cause(exc: BaseException) -> BaseException:
     """The first GateRejected or PipelineInputError in the exception chain, else exc itself."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -65,6 +65,31 @@ def activate_stack(stack_name: str) -> None:
 
     source_utils.set_custom_source_root(str(REPO_ROOT))
     ensure_stack(stack_name)
+
+
+def stack_run_options(
+    pipeline: Any,
+    arguments: dict[str, Any],
+    config: RunConfig,
+    stack_name: str,
+    *,
+    strict: bool = True,
+) -> dict[str, Any]:
+    """`with_options` keywords for the stack: GPU pod and image settings on Kubernetes, else none.
+
+    Built from the environment config when the pipeline is launched, never at import time.
+    `strict=False` for pipelines without the training step (promotion, rollback).
+    """
+    from stacks.kubernetes.settings import is_kubernetes_stack, run_options
+    from stacks.loader import load_stack_spec
+
+    spec = load_stack_spec(stack_name)
+    if not is_kubernetes_stack(spec):
+        return {}
+    probe = pipeline.copy()
+    probe.prepare(**arguments)
+    options = run_options(config, spec, step_names=list(probe.invocations), strict=strict)
+    return {"settings": options.settings, "steps": options.steps}
 
 
 def active_tracking_uri() -> str:
@@ -92,12 +117,12 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
     activate_stack(stack_name)
     quiet_expected_failures()
     run_name = f"training-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    arguments = {"config": config, "schema": schema, "launch_lineage": git_lineage()}
+    options = stack_run_options(training_pipeline, arguments, config, stack_name)
     try:
-        training_pipeline.with_options(run_name=run_name)(
-            config=config, schema=schema, launch_lineage=git_lineage()
-        )
+        training_pipeline.with_options(run_name=run_name, **options)(**arguments)
     except Exception as exc:
-        cause = _find_cause(exc)
+        cause = find_cause(exc)
         if cause is not exc:
             raise cause from None
         try:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 STACKS_DIR = Path(__file__).resolve().parent
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_EMPTY_OPTIONAL = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-\}")
+_SECRET_REFERENCE = re.compile(r"\{\{\s*([^.\s{}]+)\.([^\s{}]+)\s*\}\}")
 
 
 @dataclass
@@ -34,6 +36,8 @@ class StackSync:
     unchanged: list[str] = field(default_factory=list)
     stack_created: bool = False
     stack_updated: bool = False
+    secrets_created: list[str] = field(default_factory=list)
+    secrets_updated: list[str] = field(default_factory=list)
 
 
 def available_stacks() -> list[str]:
@@ -42,9 +46,18 @@ def available_stacks() -> list[str]:
 
 
 def expand_placeholders(value: Any, source: str) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string; a missing VAR names itself."""
+    """Replace ${VAR} and ${VAR:-default} in every string; a missing VAR names itself.
+
+    A mapping value that is exactly `${VAR:-}` and expands to nothing is left out, so optional
+    settings (an S3 endpoint for MinIO, say) fall back to the component's own default.
+    """
     if isinstance(value, dict):
-        return {k: expand_placeholders(v, source) for k, v in value.items()}
+        expanded = {k: expand_placeholders(v, source) for k, v in value.items()}
+        return {
+            k: v
+            for k, v in expanded.items()
+            if not (v == "" and _EMPTY_OPTIONAL.fullmatch(str(value[k])))
+        }
     if isinstance(value, list):
         return [expand_placeholders(v, source) for v in value]
     if not isinstance(value, str):
@@ -85,8 +98,144 @@ def load_stack_spec(name: str) -> dict[str, Any]:
         for comp in comps:
             if not isinstance(comp, dict) or not {"name", "flavor"} <= comp.keys():
                 raise PipelineInputError(f"{path}: every {ctype} needs a name and a flavor")
+    _check_secrets_shape(raw.get("secrets"), path)
+    missing = missing_variables(raw)
+    if len(missing) > 1:
+        raise PipelineInputError(
+            f"stack '{name}' ({path}) needs these environment variables, which are not set: "
+            f"{', '.join(missing)}" + (" (see docs/gpu-k8s.md)" if name == "gpu-k8s" else "")
+        )
     spec: dict[str, Any] = expand_placeholders(raw, str(path))
     return spec
+
+
+def missing_variables(value: Any) -> list[str]:
+    """Every ${VAR} without a default that is unset or empty, in order of appearance."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for item in value.values():
+            found.extend(v for v in missing_variables(item) if v not in found)
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(v for v in missing_variables(item) if v not in found)
+    elif isinstance(value, str):
+        for match in _PLACEHOLDER.finditer(value):
+            var, default = match.group(1), match.group(2)
+            if default is None and os.environ.get(var) in (None, "") and var not in found:
+                found.append(var)
+    return found
+
+
+def _check_secrets_shape(secrets: Any, path: Path) -> None:
+    if secrets is None:
+        return
+    if not isinstance(secrets, list):
+        raise PipelineInputError(f"{path}: 'secrets' must be a list of {{name, values}}")
+    for secret in secrets:
+        if (
+            not isinstance(secret, dict)
+            or not isinstance(secret.get("name"), str)
+            or not isinstance(secret.get("values"), dict)
+            or not secret["values"]
+        ):
+            raise PipelineInputError(
+                f"{path}: every entry of 'secrets' needs a 'name' and a non-empty 'values' "
+                f"mapping, got {secret!r}"
+            )
+
+
+def requires_remote_server(spec: dict[str, Any]) -> bool:
+    """A stack whose steps run anywhere but this process needs a ZenML server they can reach."""
+    orchestrators = spec["components"].get("orchestrator") or []
+    return any(comp["flavor"] != "local" for comp in orchestrators)
+
+
+def require_remote_store(stack_name: str) -> None:
+    """Refuse a remote stack on a local (SQLite) ZenML store, saying what is needed instead."""
+    from zenml.client import Client
+    from zenml.enums import StoreType
+
+    store = Client().zen_store
+    if store.type == StoreType.REST:
+        return
+    raise PipelineInputError(
+        f"stack '{stack_name}' runs its steps in a Kubernetes cluster, which must reach a ZenML "
+        f"server; this client uses a local {store.type.value} store ({store.url}). Set "
+        "ZENML_STORE_URL=https://<your zenml server> and ZENML_STORE_API_KEY=<a service account "
+        "API key> (or run `zenml login <url>`), then run again. `python run.py --stack "
+        f"{stack_name} --dry-run` needs no server. Set-up: docs/gpu-k8s.md"
+    )
+
+
+def secret_references(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """Secret name -> keys that the components reference as {{name.key}}."""
+    refs: dict[str, set[str]] = {}
+
+    def _walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                _walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                _walk(item)
+        elif isinstance(value, str):
+            for match in _SECRET_REFERENCE.finditer(value):
+                refs.setdefault(match.group(1), set()).add(match.group(2))
+
+    _walk(spec["components"])
+    return refs
+
+
+def sync_secrets(client: Client, spec: dict[str, Any], sync: StackSync) -> None:
+    """Create or update the declared secrets; every referenced secret/key must then exist.
+
+    Runs before the components: ZenML resolves {{secret.key}} while validating a component.
+    """
+    declared = {
+        s["name"]: {k: str(v) for k, v in s["values"].items()} for s in spec.get("secrets") or []
+    }
+    for secret_name, values in declared.items():
+        empty = sorted(k for k, v in values.items() if not v)
+        if empty:
+            raise PipelineInputError(
+                f"stack '{spec['stack_name']}': secret '{secret_name}' has empty value(s) for "
+                f"{', '.join(empty)}"
+            )
+        try:
+            existing = client.get_secret(
+                secret_name, allow_partial_name_match=False, allow_partial_id_match=False
+            )
+        except KeyError:
+            client.create_secret(secret_name, values=values)
+            sync.secrets_created.append(secret_name)
+            continue
+        current = {k: v.get_secret_value() for k, v in existing.values.items() if v is not None}
+        changed = {k: v for k, v in values.items() if current.get(k) != v}
+        if changed:
+            client.update_secret(existing.id, add_or_update_values=changed)
+            sync.secrets_updated.append(secret_name)
+    for secret_name, keys in sorted(secret_references(spec).items()):
+        if secret_name in declared:
+            have = set(declared[secret_name])
+        else:
+            try:
+                secret = client.get_secret(
+                    secret_name, allow_partial_name_match=False, allow_partial_id_match=False
+                )
+            except KeyError:
+                raise PipelineInputError(
+                    f"stack '{spec['stack_name']}' references the ZenML secret '{secret_name}' "
+                    f"(keys: {', '.join(sorted(keys))}), which neither exists nor is declared "
+                    f"under 'secrets:' in the stack file; create it with `zenml secret create "
+                    f"{secret_name} " + " ".join(f"--{k}=..." for k in sorted(keys)) + "`"
+                ) from None
+            have = set(secret.values)
+        absent = sorted(keys - have)
+        if absent:
+            raise PipelineInputError(
+                f"stack '{spec['stack_name']}': the ZenML secret '{secret_name}' has no key(s) "
+                f"{', '.join(absent)}, which the components reference"
+            )
 
 
 def _normalised(config: dict[str, Any]) -> str:
@@ -151,15 +300,22 @@ def register_project_flavors(client: Client) -> list[str]:
     return changed
 
 
-def ensure_stack(name: str, activate: bool = True) -> StackSync:
-    """Register stacks/<name>.yaml if missing or changed, then activate it."""
+def ensure_stack(name: str, activate: bool = True, allow_local_store: bool = False) -> StackSync:
+    """Register stacks/<name>.yaml if missing or changed, then activate it.
+
+    A stack that runs steps remotely is refused on a local store unless `allow_local_store`
+    (the dry run and the offline tests register it into a throwaway store on purpose).
+    """
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
     spec = load_stack_spec(name)
+    if requires_remote_server(spec) and not allow_local_store:
+        require_remote_store(name)
     client = Client()
     sync = StackSync(name=name)
     register_project_flavors(client)
+    sync_secrets(client, spec, sync)
     wanted: dict[Any, list[str]] = {}
     for type_name, comps in spec["components"].items():
         try:

@@ -53,12 +53,10 @@ def serving_backend(config: RunConfig) -> ServingBackend:
     stack = Client().active_stack
     deployer = stack.model_deployer
     if deployer is not None and deployer.flavor == "seldon":
-        # SeldonDeployment resources are generated and tested (kubernetes_backend.py); running
-        # them from the pipeline arrives with the gpu-k8s stack, which has no stack file yet.
-        raise PipelineInputError(
-            f"stack '{stack.name}' serves through Seldon Core on Kubernetes, which the staging "
-            "step cannot drive yet; use the local stack"
-        )
+        # One SeldonDeployment per environment, through the Kubernetes API (gpu-k8s stack).
+        from stacks.seldon.kubernetes_serving import kubernetes_serving_backend
+
+        return kubernetes_serving_backend(config, stack)
     local = as_local_deployer(deployer)
     if local is None:
         have = f"a '{deployer.flavor}' model deployer" if deployer else "no model deployer"

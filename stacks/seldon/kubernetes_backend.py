@@ -207,6 +207,10 @@ class SeldonKubernetesBackend:
         except HTTPError as exc:
             _raise_unreachable("read", name, self.namespace, exc)
 
+    def get(self, name: str | None = None) -> dict[str, Any] | None:
+        """The stored document (with `.status`), or None when it does not exist."""
+        return self._get(name or self.target.deployment_name)
+
     def _check(self, resource: dict[str, Any]) -> str:
         if resource.get("kind") != KIND or resource.get("apiVersion") != (
             f"{API_GROUP}/{API_VERSION}"
@@ -267,7 +271,7 @@ class SeldonKubernetesBackend:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def status(self, name: str | None = None) -> dict[str, Any]:
-        """What the operator reports (`.status`), summed over predictors; 'absent' if missing."""
+        """The operator's `.status`, summed over its Deployments; 'absent' if missing."""
         name = name or self.target.deployment_name
         url = external_url(dataclasses.replace(self.target, deployment_name=name))
         resource = self._get(name)
@@ -284,13 +288,18 @@ class SeldonKubernetesBackend:
                 "url": url,
             }
         status = resource.get("status") or {}
+        # Seldon Core v1 reports one entry per Kubernetes Deployment it runs, keyed by its name
+        # (`<deployment>-<predictor>-<index>-<containers>`): `.status.deploymentStatus`.
+        deployments = status.get("deploymentStatus") or {}
         predictors = [
             {
-                "name": str(item.get("name", "")),
+                "name": str(item.get("name") or key),
+                "status": str(item.get("status") or ""),
                 "replicas": int(item.get("replicas", 0) or 0),
-                "replicas_available": int(item.get("replicasAvailable", 0) or 0),
+                "replicas_available": int(item.get("availableReplicas", 0) or 0),
             }
-            for item in status.get("predictorStatus") or []
+            for key, item in sorted(deployments.items())
+            if isinstance(item, dict)
         ]
         versions = {
             str(p.get("name")): (p.get("labels") or {}).get(f"{LABEL_PREFIX}/model-version")

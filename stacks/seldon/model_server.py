@@ -95,6 +95,18 @@ class SeldonModelServer:
         """Proper 4xx for HTTP and decoding errors that seldon 1.19 would render as 500."""
         return _ERROR_HANDLERS
 
+    def init_metadata(self) -> dict[str, Any]:
+        """Name and version at `/api/v1.0/metadata`, known before the model has loaded.
+
+        Deployers read it to see which version a pod serves while a rollout is under way.
+        """
+        return {
+            "name": self.model_name,
+            "versions": [self.model_version],
+            "platform": "mlflow-pyfunc",
+            "custom": {"model_uri": self.model_uri},
+        }
+
     def load(self) -> None:
         """Start loading the model in the background; called by seldon in each worker."""
         with self._lock:

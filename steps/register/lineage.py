@@ -48,3 +48,15 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[tag] = "not installed"
     return versions
+
+
+def training_lineage(training: dict[str, object]) -> dict[str, str]:
+    """Where the model was trained: device, GPU name and CUDA version ("none" on CPU)."""
+    device = str(training.get("device", "unknown"))
+    return {
+        "training_device": device,
+        "training_device_name": str(training.get("device_name", "unknown")),
+        "training_gpu_name": str(training.get("device_name")) if device == "cuda" else "none",
+        "training_cuda_version": str(training.get("cuda_version", "none")),
+        "training_mixed_precision": str(bool(training.get("mixed_precision", False))).lower(),
+    }

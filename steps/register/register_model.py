@@ -12,7 +12,7 @@ from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
 from steps.errors import GateRejected
 from steps.evaluate.report import EvaluationReport
-from steps.register.lineage import library_versions
+from steps.register.lineage import library_versions, training_lineage
 from steps.register.registry import (
     RegisteredVersion,
     log_packaged_model,
@@ -46,8 +46,7 @@ def register_model(
         "environment": config.environment,
         "stack": run.stack.name if run.stack is not None else "unknown",
         "model_type": config.model.type,
-        "training_device": str(training.get("device", "unknown")),
-        "training_device_name": str(training.get("device_name", "unknown")),
+        **training_lineage(training),
         "evaluation_report_sha256": evaluation_report.sha256(),
         **library_versions(),
     }

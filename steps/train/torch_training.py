@@ -53,6 +53,8 @@ class TrainingHistory:
     resumed_from_epoch: int | None = None
     mixed_precision: bool = False
     batch_size: int = 0
+    cuda_version: str = "none"
+    """CUDA runtime torch used on the GPU ("none" on CPU), for the lineage tags."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -145,8 +147,9 @@ def train_torch_mlp(
     history = TrainingHistory(
         device=device.type,
         device_name=torch.cuda.get_device_name(device) if on_gpu else "cpu",
-        mixed_precision=on_gpu,
+        mixed_precision=on_gpu,  # bf16 autocast below: no GradScaler needed, unlike fp16
         batch_size=batch_size,
+        cuda_version=str(torch.version.cuda) if on_gpu else "none",
     )
     seed_everything(seed)
     net = TabularMLP(x_train.shape[1], config.hidden_units, config.dropout).to(device)

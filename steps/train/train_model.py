@@ -9,6 +9,7 @@ from zenml import log_metadata, step
 
 from configs.config import DataSchema, RunConfig
 from inference.packaged_model import PackagedClassifier
+from steps.register.lineage import training_lineage
 from steps.train.fit_model import fit_packaged_model
 from steps.train.torch_training import EpochMetrics
 
@@ -55,6 +56,7 @@ def train_model(
         on_epoch=_log_epoch,
     )
     mlflow.log_dict(summary, "training/summary.json")
-    mlflow.set_tags({"training_device": summary["device"], "model_type": config.model.type})
-    log_metadata({"training_device": summary["device"], "model_type": config.model.type})
+    device_tags = training_lineage(summary)
+    mlflow.set_tags({**device_tags, "model_type": config.model.type})
+    log_metadata({**device_tags, "model_type": config.model.type})
     return model, summary

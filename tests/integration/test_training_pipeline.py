@@ -13,6 +13,7 @@ import run
 LINEAGE_TAGS = {
     "git_sha", "git_dirty", "data_fingerprint", "config_fingerprint", "zenml_run_id", "stack",
     "python_version", "torch_version", "sklearn_version", "mlflow_run_id", "training_device",
+    "training_gpu_name", "training_cuda_version", "training_mixed_precision",
 }  # fmt: skip
 
 
@@ -54,6 +55,8 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     assert str(challenger.version) == "2"  # the alias moved to the newest version
     assert set(challenger.tags) >= LINEAGE_TAGS
     assert challenger.tags["stack"] == "local"
+    assert challenger.tags["training_device"] == "cpu"  # no GPU on the test machines
+    assert challenger.tags["training_cuda_version"] == "none"
     assert len(challenger.tags["data_fingerprint"]) == 64
     run_record = zenml_client.get_pipeline_run(challenger.tags["zenml_run_id"])
     assert run_record.status == "completed"

@@ -76,6 +76,15 @@ def test_readiness_is_503_until_the_model_is_loaded_then_200(seldon_server, regi
     assert requests.get(seldon_server.url(LIVENESS_PATH), timeout=10).status_code == 200
 
 
+def test_metadata_names_the_served_model_version(seldon_server, registered_model):
+    answer = requests.get(seldon_server.url("/api/v1.0/metadata"), timeout=10)
+    assert answer.status_code == 200
+    metadata = answer.json()
+    assert metadata["name"] == MODEL_NAME
+    assert metadata["versions"] == [registered_model.version]
+    assert metadata["custom"]["model_uri"] == registered_model.model_uri
+
+
 def test_a_model_uri_that_does_not_exist_stays_unready_and_says_why(
     registered_model, tmp_path
 ) -> None:

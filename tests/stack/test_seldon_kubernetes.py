@@ -463,10 +463,10 @@ def test_status_reads_the_operator_status(api, backend):
     stored = api.objects[("ml-serving", PLURAL, "adult-income")]
     stored["status"] = {
         "state": "Available",
-        "predictorStatus": [
-            {"name": "adult-income-stable-0-model", "replicas": 2, "replicasAvailable": 2},
-            {"name": "adult-income-canary-0-model", "replicas": 1, "replicasAvailable": 0},
-        ],
+        "deploymentStatus": {  # what Seldon Core v1.19's operator writes
+            "adult-income-stable-0-model": {"replicas": 2, "availableReplicas": 2},
+            "adult-income-canary-0-model": {"replicas": 1, "availableReplicas": 0},
+        },
     }
     status = backend.status()
     assert status["state"] == "Available"
@@ -556,6 +556,10 @@ def test_from_zenml_deployer_config_reports_a_missing_context(monkeypatch, tmp_p
         )
     )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # The client reads KUBECONFIG once, at import: point its default at this file too.
+    from kubernetes.config import kube_config
+
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
     with pytest.raises(RuntimeError, match="context 'gpu-cluster'"):
         SeldonKubernetesBackend.from_zenml_deployer_config(
             deployer_config(),

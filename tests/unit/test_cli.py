@@ -20,7 +20,7 @@ def test_help_lists_stacks_configs_commands_and_imports_nothing_heavy() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     ).stdout
-    assert "stacks (stacks/*.yaml):   local" in out
+    assert "stacks (stacks/*.yaml):   gpu-k8s, local" in out
     assert "configs (configs/*.yaml): local" in out
     for command in ("train", "stacks", "configs"):
         assert command in out
@@ -36,4 +36,4 @@ def test_list_commands(capsys) -> None:
 
 def test_unknown_stack_is_an_error_listing_stacks(capsys) -> None:
     assert run.main(["--stack", "nope"]) == run.EXIT_ERROR
-    assert "unknown stack 'nope'; available stacks: local" in capsys.readouterr().err
+    assert "unknown stack 'nope'; available stacks: gpu-k8s, local" in capsys.readouterr().err

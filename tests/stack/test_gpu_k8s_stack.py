@@ -1,0 +1,301 @@
+"""The gpu-k8s stack proven without a cluster: registration, validation, compiled pipelines, pods.
+
+Only the Kubernetes API is absent. The stack is registered from stacks/gpu-k8s.yaml into the
+session's ZenML store (with dummy secrets and a fake kubeconfig), validated by ZenML, and every
+pipeline is compiled for it; the step Jobs come from the orchestrator's own manifest functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from zenml.enums import StackComponentType
+
+from stacks.loader import ensure_stack, load_stack_spec, sync_secrets
+from steps.errors import PipelineInputError
+from tests.stack.conftest import GPU_K8S_ENV, write_kubeconfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K8S_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "k8s"
+SELDON_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "seldon"
+TRAINING_IMAGE = "registry.example.com/ml-cicd/zenml:training_pipeline-orchestrator"
+
+
+def golden(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# registration and validation
+
+
+def test_stack_has_every_component_and_passes_zenml_validation(gpu_k8s_stack, zenml_client):
+    flavors = {ctype: component.flavor for ctype, component in gpu_k8s_stack.components.items()}
+    assert flavors == {
+        StackComponentType.ORCHESTRATOR: "kubernetes",
+        StackComponentType.ARTIFACT_STORE: "s3",
+        StackComponentType.CONTAINER_REGISTRY: "default",
+        StackComponentType.IMAGE_BUILDER: "kaniko",
+        StackComponentType.EXPERIMENT_TRACKER: "mlflow",
+        StackComponentType.MODEL_REGISTRY: "mlflow",
+        StackComponentType.MODEL_DEPLOYER: "seldon",
+    }
+    gpu_k8s_stack.validate()  # reads the fake kubeconfig's context; contacts nothing
+    assert gpu_k8s_stack.requires_remote_server
+    orchestrator = gpu_k8s_stack.orchestrator.config
+    assert (orchestrator.kubernetes_context, orchestrator.kubernetes_namespace) == (
+        "gpu-cluster",
+        "ml-pipelines",
+    )
+    assert orchestrator.service_account_name == "zenml-runner"
+    store = gpu_k8s_stack.artifact_store.config
+    assert store.path == "s3://ml-cicd-artifacts/zenml"
+    assert store.client_kwargs == {"endpoint_url": "http://minio.minio.svc.cluster.local:9000"}
+    deployer = gpu_k8s_stack.model_deployer.config
+    assert (deployer.kubernetes_namespace, deployer.base_url, deployer.kubernetes_secret_name) == (
+        "ml-serving",
+        "https://models.example.com",
+        "model-storage",
+    )
+    # Credentials stay in ZenML secrets: the stored component holds only the references.
+    stored = zenml_client.get_stack_component(
+        StackComponentType.EXPERIMENT_TRACKER,
+        "gpu-k8s-mlflow-tracker",
+        allow_name_prefix_match=False,
+    ).configuration
+    assert stored["tracking_password"] == "{{gpu-k8s-mlflow.password}}"
+    secret = zenml_client.get_secret("gpu-k8s-mlflow", allow_partial_name_match=False)
+    assert secret.secret_values == {"username": "ci", "password": "dummy-password"}
+    # ...and resolve to the secret's values when ZenML instantiates the component.
+    assert gpu_k8s_stack.experiment_tracker.config.tracking_password == "dummy-password"
+
+
+def test_registration_is_idempotent_and_follows_secret_changes(gpu_k8s_stack, monkeypatch):
+    again = ensure_stack("gpu-k8s", activate=False, allow_local_store=True)
+    assert (again.created, again.updated, again.secrets_created, again.secrets_updated) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert not again.stack_created and not again.stack_updated
+    monkeypatch.setenv("GPU_K8S_MLFLOW_PASSWORD", "rotated")
+    rotated = ensure_stack("gpu-k8s", activate=False, allow_local_store=True)
+    assert rotated.secrets_updated == ["gpu-k8s-mlflow"] and rotated.updated == []
+    monkeypatch.setenv("GPU_K8S_MLFLOW_PASSWORD", GPU_K8S_ENV["GPU_K8S_MLFLOW_PASSWORD"])
+    assert ensure_stack("gpu-k8s", activate=False, allow_local_store=True).secrets_updated == [
+        "gpu-k8s-mlflow"
+    ]
+
+
+def test_the_stack_is_refused_on_a_local_store(gpu_k8s_env, zenml_client):
+    with pytest.raises(PipelineInputError) as info:
+        ensure_stack("gpu-k8s")
+    message = str(info.value)
+    for needed in ("ZENML_STORE_URL", "ZENML_STORE_API_KEY", "zenml login", "--dry-run"):
+        assert needed in message
+    assert zenml_client.active_stack_model.name == "local"
+
+
+def test_a_missing_variable_is_named(gpu_k8s_env, monkeypatch):
+    monkeypatch.delenv("GPU_K8S_CONTEXT")
+    with pytest.raises(PipelineInputError, match="environment variable GPU_K8S_CONTEXT, which"):
+        load_stack_spec("gpu-k8s")
+    monkeypatch.delenv("GPU_K8S_MLFLOW_PASSWORD")
+    with pytest.raises(
+        PipelineInputError,
+        match=r"needs these environment variables, which are not set: "
+        r"GPU_K8S_MLFLOW_PASSWORD, GPU_K8S_CONTEXT \(see docs/gpu-k8s.md\)",
+    ):
+        load_stack_spec("gpu-k8s")
+
+
+def test_an_unset_optional_endpoint_leaves_the_key_out(gpu_k8s_env, monkeypatch):
+    monkeypatch.delenv("GPU_K8S_S3_ENDPOINT_URL")
+    spec = load_stack_spec("gpu-k8s")
+    (store,) = spec["components"]["artifact_store"]
+    assert store["configuration"]["client_kwargs"] == {}
+
+
+def test_a_reference_to_an_unknown_secret_is_a_clear_error(zenml_client):
+    spec: dict[str, Any] = {
+        "stack_name": "x",
+        "components": {
+            "experiment_tracker": [
+                {"name": "t", "flavor": "mlflow", "configuration": {"a": "{{ nope.token }}"}}
+            ]
+        },
+    }
+    with pytest.raises(
+        PipelineInputError,
+        match=r"references the ZenML secret 'nope' \(keys: token\).*zenml secret create nope "
+        r"--token=\.\.\.",
+    ):
+        sync_secrets(zenml_client, spec, _sync())
+    spec["secrets"] = [{"name": "nope", "values": {"other": "v"}}]
+    with pytest.raises(PipelineInputError, match="secret 'nope' has no key.*token"):
+        sync_secrets(zenml_client, spec, _sync())
+
+
+def _sync() -> Any:
+    from stacks.loader import StackSync
+
+    return StackSync(name="x")
+
+
+def test_validation_fails_when_the_kubeconfig_lacks_the_context(
+    gpu_k8s_stack, monkeypatch, tmp_path
+):
+    from kubernetes.config import kube_config
+
+    other = write_kubeconfig(tmp_path / "kubeconfig", "other")
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(other))
+    with pytest.raises(Exception, match="could not find a Kubernetes context named 'gpu-cluster'"):
+        gpu_k8s_stack.validate()
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "missing"))
+    with pytest.raises(RuntimeError, match="Could not load the Kubernetes configuration"):
+        gpu_k8s_stack.validate()
+
+
+# --------------------------------------------------------------------------------------------
+# compiled pipelines and the pods they become
+
+
+def test_every_pipeline_compiles_for_the_stack(staging_dry_run):
+    from pipelines.dry_run import discover_pipelines
+
+    assert staging_dry_run.validation == "passed"
+    assert staging_dry_run.pipelines == list(discover_pipelines())
+    assert "training_pipeline" in staging_dry_run.pipelines
+    steps = {(m.pipeline, m.step) for m in staging_dry_run.steps}
+    assert ("training_pipeline", "train_model") in steps
+    assert ("training_pipeline", "deploy_to_staging") in steps
+
+
+def test_only_the_training_step_gets_a_gpu_and_exactly_the_configured_one(staging_dry_run):
+    for manifest in staging_dry_run.steps:
+        pod = manifest.pod_spec
+        (container,) = pod["containers"]
+        assert pod["serviceAccountName"] == "zenml-runner", manifest.step
+        assert manifest.job["metadata"]["namespace"] == "ml-pipelines"
+        assert container["image"] == manifest.image
+        assert manifest.image.startswith("registry.example.com/ml-cicd/zenml:")
+        if manifest.step == "train_model":
+            assert manifest.pipeline == "training_pipeline"
+            expected = golden(K8S_FIXTURES / "train_model_pod.yaml")
+            assert container["resources"] == expected["resources"]
+            assert pod["nodeSelector"] == expected["nodeSelector"]
+            assert pod["tolerations"] == expected["tolerations"]
+            assert container["image"] == TRAINING_IMAGE
+        else:
+            assert container["resources"] == {
+                "requests": {"cpu": "1", "memory": "4Gi"},
+                "limits": {"memory": "8Gi"},
+            }, manifest.step
+            assert "nodeSelector" not in pod and "tolerations" not in pod, manifest.step
+
+
+def test_the_written_files_match_the_manifests(staging_dry_run):
+    out = staging_dry_run.out_dir
+    written = yaml.safe_load((out / "training_pipeline" / "steps" / "train_model.yaml").read_text())
+    (train,) = [m for m in staging_dry_run.steps if m.step == "train_model"]
+    assert written == train.job
+    summary = yaml.safe_load((out / "summary.yaml").read_text())
+    assert (
+        summary["pipelines"]["training_pipeline"]["steps"]["train_model"]["resources"]["limits"][
+            "nvidia.com/gpu"
+        ]
+        == "1"
+    )
+    stack = yaml.safe_load((out / "stack.yaml").read_text())
+    assert all(v == "***" for s in stack["secrets"] for v in s["values"].values())
+
+
+def test_the_image_installs_the_lock_without_integration_pins(staging_dry_run):
+    from configs.config import load_config
+    from stacks.kubernetes.settings import docker_settings
+
+    settings = docker_settings(load_config("staging")[0])
+    assert settings.install_stack_requirements is False
+    assert settings.dockerfile == str(REPO_ROOT / "stacks" / "kubernetes" / "Dockerfile.cuda")
+    assert "FROM nvidia/cuda:" in Path(settings.dockerfile).read_text()
+    folder = staging_dry_run.out_dir / "training_pipeline"
+    dockerfile = (folder / "Dockerfile").read_text()
+    requirements = (folder / "requirements.txt").read_text()
+    assert "-r .zenml_pyproject_requirements" in dockerfile
+    assert ".zenml_stack_integration_requirements" not in dockerfile
+    assert "torch==2.14.1" in requirements and "nvidia-cuda-runtime==" in requirements
+    assert "kubernetes==25.3" in requirements and "kubernetes==18.20.0" not in requirements
+    assert "pytest" not in requirements  # dev tools stay out of the image
+
+
+def test_the_local_stack_gets_no_kubernetes_settings():
+    from configs.config import load_config
+    from stacks.kubernetes.settings import run_options
+
+    config, _ = load_config("local")
+    assert run_options(config, load_stack_spec("local")).empty
+
+
+def test_a_gpu_step_the_pipeline_lacks_is_an_error(gpu_k8s_env):
+    from configs.config import load_config
+    from stacks.kubernetes.settings import run_options
+
+    config, _ = load_config("staging")
+    raw = config.model_dump(mode="json", by_alias=True)
+    raw["kubernetes"]["gpu"]["steps"] = ["train_modle"]
+    from configs.config import RunConfig
+
+    typo = RunConfig.model_validate(raw)
+    with pytest.raises(PipelineInputError, match=r"\['train_modle'\].*train_model"):
+        run_options(typo, load_stack_spec("gpu-k8s"), ["load_data", "train_model"])
+
+
+def test_seldon_documents_match_the_golden_files(staging_dry_run):
+    assert sorted(staging_dry_run.seldon) == [
+        "adult-income-classifier-production",
+        "adult-income-classifier-staging",
+    ]
+    for name, document in staging_dry_run.seldon.items():
+        assert document == golden(SELDON_FIXTURES / f"gpu-k8s-{name.rsplit('-', 1)[1]}.yaml")
+        written = staging_dry_run.out_dir / "seldon" / f"{name}.yaml"
+        assert yaml.safe_load(written.read_text()) == document
+
+
+# --------------------------------------------------------------------------------------------
+# the command line
+
+
+def test_dry_run_command_writes_manifests_without_touching_the_session_store(
+    gpu_k8s_env, zenml_client, tmp_path, capsys
+):
+    import run
+
+    code = run.main(["--env", "staging", "--dry-run", str(tmp_path / "out")])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "stack.validate(): passed" in output.out
+    assert "training_pipeline/train_model" in output.out and "gpus=1" in output.out
+    assert (tmp_path / "out" / "training_pipeline" / "steps" / "train_model.yaml").is_file()
+    assert (tmp_path / "out" / "seldon" / "adult-income-classifier-staging.yaml").is_file()
+    from zenml.client import Client
+
+    assert Client().active_stack_model.name == "local"  # the session store is back
+
+
+def test_dry_run_command_names_a_missing_variable(gpu_k8s_env, monkeypatch, tmp_path, capsys):
+    import run
+
+    monkeypatch.delenv("GPU_K8S_REGISTRY")
+    assert run.main(["--env", "staging", "--dry-run", str(tmp_path)]) == 1
+    assert "environment variable GPU_K8S_REGISTRY, which is not set" in capsys.readouterr().err
+
+
+def test_dry_run_refuses_a_stack_without_kubernetes(tmp_path, capsys):
+    import run
+
+    assert run.main(["--stack", "local", "--dry-run", str(tmp_path)]) == 1
+    assert "has no Kubernetes orchestrator" in capsys.readouterr().err
