@@ -91,3 +91,55 @@ def version_by_alias(client: MlflowClient, name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One registered version with its aliases and tags, as the console and promotion read it."""
+
+    name: str
+    version: str
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    created_ms: int
+    run_id: str | None
+
+
+def list_versions(client: MlflowClient, name: str) -> list[VersionInfo]:
+    """Every version of a registered model, newest first; empty when the model does not exist."""
+    try:
+        found = client.search_model_versions(f"name = '{name}'")
+        # search results do not carry aliases in every store; the registered model does
+        holders = client.get_registered_model(name).aliases or {}
+    except MlflowException:
+        return []
+    versions = [
+        VersionInfo(
+            name=name,
+            version=str(mv.version),
+            aliases=tuple(sorted(a for a, v in holders.items() if str(v) == str(mv.version))),
+            tags=dict(mv.tags or {}),
+            created_ms=int(mv.creation_timestamp or 0),
+            run_id=mv.run_id,
+        )
+        for mv in found
+    ]
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo | None:
+    """One version with its aliases and tags, or None when it does not exist."""
+    if not str(version).isdigit():
+        return None
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException:
+        return None
+    return VersionInfo(
+        name=name,
+        version=str(mv.version),
+        aliases=tuple(sorted(mv.aliases or [])),
+        tags=dict(mv.tags or {}),
+        created_ms=int(mv.creation_timestamp or 0),
+        run_id=mv.run_id,
+    )

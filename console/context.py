@@ -1,0 +1,111 @@
+"""The console's one connection to the project: config, active stack, MLflow client, cached reads.
+
+The stack is activated once per server process (st.cache_resource), exactly as run.py does;
+registry reads are cached for a few seconds so that page switches stay fast, and are cleared
+after every decision or release. Nothing here decides anything: it calls the library functions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from configs.config import RunConfig
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from stacks.seldon.local_backend import EndpointStatus
+    from steps.deploy.approvals import AuditEvent, Candidate
+    from steps.deploy.review import VersionReview
+    from steps.register.registry import VersionInfo
+
+ENV_CONFIG = "ML_CICD_CONFIG"
+ENV_STACK = "ML_CICD_STACK"
+
+
+@dataclass(frozen=True)
+class ConsoleContext:
+    """What every page needs: the environment config and where the registry is."""
+
+    config: RunConfig
+    config_ref: str
+    stack: str
+    stack_arg: str | None
+    tracking_uri: str
+
+
+@st.cache_resource(show_spinner="Connecting to the ZenML stack and the MLflow registry ...")
+def context() -> ConsoleContext:
+    """Load the config named by ML_CICD_CONFIG (default: local) and activate its stack, once."""
+    from configs.config import load_config
+    from pipelines.launch import activate_stack, active_tracking_uri, prepare_environment
+
+    config_ref = os.environ.get(ENV_CONFIG, "local")
+    config, _ = load_config(config_ref)
+    prepare_environment()
+    stack_arg = os.environ.get(ENV_STACK) or None
+    stack = stack_arg or config.stack
+    activate_stack(stack)
+    return ConsoleContext(config, config_ref, stack, stack_arg, active_tracking_uri())
+
+
+@st.cache_resource
+def client() -> MlflowClient:
+    """One MLflow client per server process."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=context().tracking_uri)
+
+
+@st.cache_data(ttl=10, show_spinner="Reading pending versions ...")
+def pending(model_name: str) -> list[Candidate]:
+    """Versions awaiting a decision (cached briefly)."""
+    from steps.deploy.approvals import pending_candidates
+
+    return pending_candidates(client(), model_name)
+
+
+@st.cache_data(ttl=10, show_spinner="Reading the version and its report ...")
+def version_review(model_name: str, version: str) -> VersionReview:
+    """One version's review bundle (cached briefly)."""
+    from steps.deploy.review import load_version_review
+
+    return load_version_review(client(), model_name, version)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def versions(model_name: str) -> list[VersionInfo]:
+    """All versions with aliases and tags (cached briefly)."""
+    from steps.register.registry import list_versions
+
+    return list_versions(client(), model_name)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def endpoint_status(environment: str) -> EndpointStatus:
+    """What serves in one environment, and whether it is healthy (cached briefly)."""
+    from stacks.seldon.backends import serving_backend
+
+    return serving_backend(context().config).status(environment)
+
+
+def events(model_name: str) -> list[AuditEvent]:
+    """The audit log of one model (a local file read; not cached, so it is always current)."""
+    from steps.deploy.approvals import read_events
+
+    return read_events(model_name)
+
+
+def refresh() -> None:
+    """Forget cached reads after anything changed state."""
+    st.cache_data.clear()
+
+
+def selected_version() -> str:
+    """The version named in the URL (?version=N), shared by the review and decision pages."""
+    value: Any = st.query_params.get("version", "")
+    return str(value).strip()

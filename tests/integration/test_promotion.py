@@ -1,0 +1,93 @@
+"""Promotion and rollback through `run.py`: only approved versions, smoke-tested, audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import requests
+from mlflow import MlflowClient
+
+import run
+from pipelines.reports import load_report
+from steps.deploy.approvals import decide, live_version_at, read_events
+from steps.deploy.smoke_test import row_payload
+
+
+def _served_version(url: str, payload: dict) -> str:
+    answer = requests.post(url, json=payload, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["meta"]["tags"]["model_version"])
+
+
+def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
+    zenml_client, tracking_uri, write_config, adult_sample_files, adult_frames, capsys,
+    serving_ports,
+) -> None:  # fmt: skip
+    name = "promotion-flow"
+    overrides = adult_sample_files(rows=2500)
+    overrides["model_name"] = name
+    config = str(write_config(overrides))
+    client = MlflowClient(tracking_uri=tracking_uri)
+    assert run.main(["--config", config]) == run.EXIT_OK
+    capsys.readouterr()
+
+    # unknown and unapproved versions are refused before anything is deployed
+    assert run.main(["--config", config, "promote", "--version", "7"]) == run.EXIT_ERROR
+    assert f"model '{name}' has no version '7'" in capsys.readouterr().err
+    assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_ERROR
+    assert "version 1 of 'promotion-flow' has not been approved" in capsys.readouterr().err
+    assert [e.event for e in read_events(name)] == []
+
+    report = load_report("1", name)
+    decide(client, name, "1", "approved", "alice", "beats the bar", report.sha256())
+    code = run.main(["--config", config, "promote", "--version", "1", "--actor", "ci-bot"])
+    out = capsys.readouterr().out
+    assert code == run.EXIT_OK, out
+    url = f"http://127.0.0.1:{serving_ports['production']}/api/v1.0/predictions"
+    assert f"PROMOTED: {name} version 1 serves in production at {url} (was: none)" in out
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    features = [c for c in adult_frames[1].columns if c not in {"income", "fnlwgt"}]
+    payload = row_payload(adult_frames[1].head(1), features)
+    assert _served_version(url, payload) == "1"
+    tags = client.get_model_version(name, "1").tags
+    assert tags["production_smoke_test"] == "passed" and tags["promoted_by"] == "ci-bot"
+    assert [e.event for e in read_events(name)] == ["approved", "promotion_started", "promoted"]
+
+    # a second promote of the live champion changes nothing
+    assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_OK
+    assert "already champion and serving in production; nothing to do" in capsys.readouterr().out
+
+    # version 2: approved, but the production smoke test rejects it -> exit 3, v1 keeps serving
+    assert run.main(["--config", config]) == run.EXIT_OK
+    capsys.readouterr()
+    decide(client, name, "2", "approved", "bob", "also fine", load_report("2", name).sha256())
+    strict = dict(overrides, deployment={"local_ports": serving_ports,
+                                         "production": {"smoke_p95_ms": 0.001}})  # fmt: skip
+    strict_config = str(write_config(strict, name="strict.yaml"))
+    code = run.main(["--config", strict_config, "promote", "--version", "2"])
+    err = capsys.readouterr().err
+    assert code == run.EXIT_GATE_REJECTED, err
+    assert "REJECTED by gate(s): production_smoke_test; production keeps serving" in err
+    assert "production smoke test of promotion-flow version 2 failed" in err
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert _served_version(url, payload) == "1"
+    assert read_events(name)[-1].event == "promotion_failed"
+
+    # promoted for real, then rolled back to 1 with a reason; the history answers "live at T"
+    assert run.main(["--config", config, "promote", "--version", "2"]) == run.EXIT_OK
+    assert _served_version(url, payload) == "2"
+    before_rollback = datetime.now(UTC)
+    assert run.main(["--config", config, "rollback", "--to-version", "1", "--reason",
+                     "drift alarm", "--actor", "oncall"]) == run.EXIT_OK  # fmt: skip
+    assert "ROLLED BACK: promotion-flow version 1 serves in production" in capsys.readouterr().out
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert _served_version(url, payload) == "1"
+    events = read_events(name)
+    assert events[-1].event == "rolled_back" and events[-1].reason == "drift alarm"
+    assert events[-1].from_version == "2" and events[-1].actor == "oncall"
+    assert live_version_at(events, before_rollback) == "2"
+    assert live_version_at(events, datetime.now(UTC)) == "1"
+    assert run.main(["--config", config, "history"]) == run.EXIT_OK
+    history = capsys.readouterr().out
+    assert "rolled_back        v1 (from v2) by oncall: drift alarm" in history
+    assert run.main(["--config", config, "stop", "production"]) == run.EXIT_OK
