@@ -20,7 +20,11 @@ from pathlib import Path
 from configs.config import REPO_ROOT
 
 EXIT_STATES = {0: "succeeded", 3: "rejected by the smoke test"}
-_NOISE = ("Skipping registering", "Downloading artifacts")  # progress bars and import chatter
+_NOISE = (  # progress bars and import chatter
+    "Skipping registering",
+    "Downloading artifacts",
+    "Failed to disable MLflow autologging",
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

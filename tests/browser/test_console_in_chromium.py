@@ -143,7 +143,8 @@ def test_review_approve_and_reject_in_chromium(
             page.get_by_label(re.compile("Reason")).fill(reason)
             # a double click: still exactly one decision and one rollout (asserted below)
             page.get_by_role("button", name=re.compile("Approve and promote")).dblclick()
-            expect(page.get_by_text("APPROVED by alice", exact=False)).to_be_visible()
+            # the second click lost the race and says so; the banner is the one decision
+            expect(page.get_by_text(re.compile(r"^APPROVED by alice"))).to_be_visible()
             expect(page.get_by_text("succeeded", exact=False)).to_be_visible(timeout=400_000)
             _shot(page, "decision-approved")
             tags = client.get_model_version(name, "1").tags
@@ -163,7 +164,7 @@ def test_review_approve_and_reject_in_chromium(
             _wait_idle(page)
             page.get_by_label(re.compile("Reason")).fill("Its staging smoke test failed.")
             page.get_by_role("button", name="Reject").click()
-            expect(page.get_by_text("REJECTED by alice", exact=False)).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^REJECTED by alice"))).to_be_visible()
             _goto_page(page, "Pending approvals")
             expect(page.get_by_text("No version awaits a decision.")).to_be_visible()
             assert page.get_by_role("heading", name="Version 2").count() == 0

@@ -220,8 +220,14 @@ def test_a_decision_taken_elsewhere_meanwhile_wins_and_starts_nothing(client) ->
 
 
 def test_rollback_needs_a_reviewer_a_reason_and_a_confirmation(client) -> None:
-    from console.jobs import job_status, list_jobs
+    from console.jobs import job_status, list_jobs, running_job
 
+    # One release at a time: a promotion an earlier test started must end first (the page
+    # refuses a rollback while one runs).
+    deadline = time.monotonic() + 300
+    while running_job() is not None and time.monotonic() < deadline:
+        time.sleep(1)
+    assert running_job() is None, "an earlier test's release job is still running"
     version, report = register_by_hand(client, APPTEST_MODEL)
     decide(client, APPTEST_MODEL, version, "approved", "alice", "fine", report.sha256())
     at = _app("deployments")
