@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from configs.config import REPO_ROOT
+from stacks.seldon.local_backend import process_start_ticks
 
 EXIT_STATES = {0: "succeeded", 3: "rejected by the smoke test"}
 _NOISE = (  # progress bars and import chatter
@@ -48,11 +49,12 @@ class JobStatus:
     state: str
     exit_code: int | None
     output: str
+    interrupted: bool = False
 
     @property
     def finished(self) -> bool:
-        """True once the command exited."""
-        return self.exit_code is not None
+        """True once the command exited, or its process is gone without saying how."""
+        return self.exit_code is not None or self.interrupted
 
 
 def jobs_root() -> Path:
@@ -90,7 +92,7 @@ def start_release(
         '"$@" > "$0/output.log" 2>&1; echo $? > "$0/exit_code.tmp"; '
         'mv "$0/exit_code.tmp" "$0/exit_code"'
     )
-    subprocess.Popen(
+    process = subprocess.Popen(
         ["/bin/sh", "-c", script, str(folder), *command],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -99,7 +101,29 @@ def start_release(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Who runs the job: a job whose process vanished (killed, machine restarted) without an exit
+    # code must not look "running" forever and block every later release.
+    process_file = {"pid": process.pid, "start_ticks": process_start_ticks(process.pid)}
+    (folder / "process.json").write_text(json.dumps(process_file), encoding="utf-8")
     return job
+
+
+def _process_gone(folder: Path) -> bool:
+    """True when the recorded process no longer runs (or its PID now belongs to another)."""
+    try:
+        recorded = json.loads((folder / "process.json").read_text(encoding="utf-8"))
+        pid, ticks = int(recorded["pid"]), recorded.get("start_ticks")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # just started, or written by an older version: trust the exit code file
+    current = process_start_ticks(pid)
+    return current is None or (ticks is not None and current != ticks)
+
+
+def _exit_code(folder: Path) -> int | None:
+    try:
+        return int((folder / "exit_code").read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def job_status(job_id: str, tail_lines: int = 40) -> JobStatus | None:
@@ -119,12 +143,15 @@ def job_status(job_id: str, tail_lines: int = 40) -> JobStatus | None:
         for line in output.splitlines()
         if line.strip() and not any(noise in line for noise in _NOISE)
     ]
-    try:
-        code: int | None = int((folder / "exit_code").read_text().strip())
-    except (OSError, ValueError):
-        code = None
-    state = "running" if code is None else EXIT_STATES.get(code, "failed")
-    return JobStatus(job, state, code, "\n".join(lines[-tail_lines:]))
+    code = _exit_code(folder)
+    # the exit code is read again after the liveness check: the job may have just ended
+    interrupted = code is None and _process_gone(folder) and _exit_code(folder) is None
+    if interrupted:
+        state = "interrupted: its process is gone without an exit code"
+    else:
+        code = code if code is not None else _exit_code(folder)
+        state = "running" if code is None else EXIT_STATES.get(code, "failed")
+    return JobStatus(job, state, code, "\n".join(lines[-tail_lines:]), interrupted)
 
 
 def list_jobs(limit: int = 20) -> list[JobStatus]:

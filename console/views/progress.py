@@ -13,6 +13,7 @@ _ICONS = {
     "rejected by the smoke test": ":material/block:",
     "failed": ":material/error:",
 }
+_INTERRUPTED = ":material/report:"
 
 
 @st.fragment(run_every=2)
@@ -27,8 +28,8 @@ def job_progress(job_id: str) -> None:
     with st.container(border=True, key=f"job-{job_id}"):
         st.markdown(
             f"**{verb} of version {job.version}** started by `{job.actor}` at {job.started_at}: "
-            f"{_ICONS.get(status.state, '')} **{status.state}**"
-            + (f" (exit code {status.exit_code})" if status.finished else "")
+            f"{_ICONS.get(status.state, _INTERRUPTED)} **{status.state}**"
+            + (f" (exit code {status.exit_code})" if status.exit_code is not None else "")
         )
         st.code(status.output or "(starting ...)", language=None)
         st.caption("Command: " + " ".join(job.command[1:]))

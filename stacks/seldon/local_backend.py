@@ -77,7 +77,7 @@ class EndpointStatus:
     detail: str
 
 
-def _start_ticks(pid: int) -> int | None:
+def process_start_ticks(pid: int) -> int | None:
     """Process start time in clock ticks since boot (Linux /proc); None if gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -167,7 +167,7 @@ class LocalSeldonBackend:
     # -- processes -----------------------------------------------------------------------------
     def is_running(self, state: EndpointState) -> bool:
         """True only if the recorded PID is alive and is the process we started."""
-        return _start_ticks(state.pid) == state.pid_start_ticks
+        return process_start_ticks(state.pid) == state.pid_start_ticks
 
     def _spawn(self, environment: str, model: ModelRef, port: int, tag: str) -> EndpointState:
         folder = self._dir(environment)
@@ -207,7 +207,7 @@ class LocalSeldonBackend:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the pipeline run and its terminal
             )
-        ticks = _start_ticks(process.pid) or 0
+        ticks = process_start_ticks(process.pid) or 0
         return EndpointState(
             environment=environment,
             model_name=model.name,
