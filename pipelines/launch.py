@@ -102,6 +102,35 @@ def active_tracking_uri() -> str:
     return str(tracker.get_tracking_uri())  # type: ignore[attr-defined]
 
 
+def typed_failure(exc: BaseException, run_name: str) -> BaseException:
+    """The gate rejection or input error behind a failed pipeline run, else `exc` itself.
+
+    In-process the step's exception is in the chain; otherwise (a remote orchestrator) the
+    on_failure hook recorded it in the run's step metadata.
+    """
+    from zenml.client import Client
+
+    cause = find_cause(exc)
+    if cause is not exc:
+        return cause
+    try:
+        failed_run = Client().get_pipeline_run(run_name)
+    except KeyError:
+        return exc
+    recorded = failure_from_run(failed_run)
+    return exc if recorded is None else recorded
+
+
+def _failed_steps(run_name: str) -> set[str]:
+    from zenml.client import Client
+
+    try:
+        run = Client().get_pipeline_run(run_name)
+    except KeyError:
+        return set()
+    return {name for name, step in run.steps.items() if step.status == "failed"}
+
+
 def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> TrainingOutcome:
     """Register/activate the stack, run the training pipeline, collect its outputs."""
     from zenml.client import Client
@@ -122,23 +151,15 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
     try:
         training_pipeline.with_options(run_name=run_name, **options)(**arguments)
     except Exception as exc:
-        cause = find_cause(exc)
-        if cause is not exc:
-            raise cause from None
-        try:
-            failed_run = Client().get_pipeline_run(run_name)
-        except KeyError:
-            raise exc from None
-        recorded = failure_from_run(failed_run)
-        if recorded is None:
+        failure = typed_failure(exc, run_name)
+        if failure is exc:
             raise
-        failed_steps = {name for name, step in failed_run.steps.items() if step.status == "failed"}
-        if isinstance(recorded, GateRejected) and "register_model" in failed_steps:
-            recorded.args = (
-                f"{recorded}\nFull report: python run.py report {run_name} "
+        if isinstance(failure, GateRejected) and "register_model" in _failed_steps(run_name):
+            failure.args = (
+                f"{failure}\nFull report: python run.py report {run_name} "
                 "--format html --output report.html",
             )
-        raise recorded from None
+        raise failure from None
     run = Client().get_pipeline_run(run_name)
     if str(run.status) not in {"completed", "ExecutionStatus.COMPLETED"}:
         raise RuntimeError(f"pipeline run {run.name} ended with status {run.status}")

@@ -30,8 +30,8 @@ def _run(pipeline_fn: Any, prefix: str, stack: str, **kwargs: Any) -> dict[str, 
     """
     from zenml.client import Client
 
-    from pipelines.failure_reporting import failure_from_run, quiet_expected_failures
-    from pipelines.launch import find_cause, stack_run_options
+    from pipelines.failure_reporting import quiet_expected_failures
+    from pipelines.launch import stack_run_options, typed_failure
 
     quiet_expected_failures()
     run_name = f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -39,17 +39,10 @@ def _run(pipeline_fn: Any, prefix: str, stack: str, **kwargs: Any) -> dict[str, 
     try:
         pipeline_fn.with_options(run_name=run_name, **options)(**kwargs)
     except Exception as exc:
-        cause = find_cause(exc)
-        if cause is not exc:
-            raise cause from None
-        try:
-            failed_run = Client().get_pipeline_run(run_name)
-        except KeyError:
-            raise exc from None
-        recorded = failure_from_run(failed_run)
-        if recorded is None:
+        failure = typed_failure(exc, run_name)
+        if failure is exc:
             raise
-        raise recorded from None
+        raise failure from None
     run = Client().get_pipeline_run(run_name)
     result = run.steps["deploy_to_production"].outputs["production_deployment"][0].load()
     return {**result, "run_name": run.name}

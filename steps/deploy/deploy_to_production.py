@@ -25,7 +25,7 @@ from steps.deploy.approvals import (
     now_utc,
     require_approved,
 )
-from steps.deploy.smoke_test import SmokeResult, SmokeTestFailed, run_smoke_test
+from steps.deploy.smoke_test import SmokeResult, smoke_verifier
 from steps.register.registry import move_alias, version_by_alias
 
 Action = Literal["promote", "rollback"]
@@ -84,25 +84,18 @@ def deploy_version_to_production(
     )
     results = results if results is not None else []
 
-    def verify(url: str) -> None:
-        _say(f"smoke-testing version {version} at {url}")
-        result = run_smoke_test(
-            url,
-            model,
-            rows,
-            version,
-            settings.smoke_p95_ms,
-            settings.probability_tolerance,
-            config.deployment.max_rows,
-        )
-        results.append(result)
-        if not result.passed:
-            details = "\n".join(f"  - {f}" for f in result.failures)
-            raise SmokeTestFailed(
-                f"production smoke test of {name} version {version} failed at {url}:\n{details}",
-                gate="production_smoke_test",
-            )
-        _say(f"smoke test passed (p95 {result.p95_ms:.1f} ms)")
+    verify = smoke_verifier(
+        "production",
+        model,
+        rows,
+        name,
+        version,
+        settings.smoke_p95_ms,
+        settings.probability_tolerance,
+        config.deployment.max_rows,
+        results,
+        say=_say,
+    )
 
     _say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
     try:

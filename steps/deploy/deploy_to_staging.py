@@ -12,7 +12,7 @@ from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
 from stacks.seldon.backends import serving_backend
 from stacks.seldon.local_backend import ModelRef
-from steps.deploy.smoke_test import SmokeResult, SmokeTestFailed, run_smoke_test
+from steps.deploy.smoke_test import SmokeResult, smoke_verifier
 from steps.register.registry import move_alias
 
 
@@ -32,22 +32,17 @@ def deploy_to_staging(
     rows = golden_data.head(settings.smoke_requests)
     results: list[SmokeResult] = []
 
-    def verify(url: str) -> None:
-        result = run_smoke_test(
-            url,
-            model,
-            rows,
-            version,
-            settings.smoke_p95_ms,
-            settings.probability_tolerance,
-            config.deployment.max_rows,
-        )
-        results.append(result)
-        if not result.passed:
-            details = "\n".join(f"  - {f}" for f in result.failures)
-            raise SmokeTestFailed(
-                f"staging smoke test of {name} version {version} failed at {url}:\n{details}"
-            )
+    verify = smoke_verifier(
+        "staging",
+        model,
+        rows,
+        name,
+        version,
+        settings.smoke_p95_ms,
+        settings.probability_tolerance,
+        config.deployment.max_rows,
+        results,
+    )
 
     try:
         state = backend.deploy(

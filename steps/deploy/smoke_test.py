@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -147,3 +148,39 @@ def run_smoke_test(
         edge_cases=edge_status,
         failures=failures,
     )
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def smoke_verifier(
+    environment: str,
+    model: PackagedClassifier,
+    rows: pd.DataFrame,
+    name: str,
+    version: str,
+    p95_sla_ms: float,
+    tolerance: float,
+    max_rows: int,
+    results: list[SmokeResult],
+    say: Callable[[str], None] = _quiet,
+) -> Callable[[str], None]:
+    """The `verify` a serving backend calls on a candidate endpoint: raises to reject it.
+
+    Every result is appended to `results`, so a failed deployment still leaves its evidence.
+    """
+
+    def verify(url: str) -> None:
+        say(f"smoke-testing version {version} at {url}")
+        result = run_smoke_test(url, model, rows, version, p95_sla_ms, tolerance, max_rows)
+        results.append(result)
+        if not result.passed:
+            details = "\n".join(f"  - {f}" for f in result.failures)
+            raise SmokeTestFailed(
+                f"{environment} smoke test of {name} version {version} failed at {url}:\n{details}",
+                gate=f"{environment}_smoke_test",
+            )
+        say(f"smoke test passed (p95 {result.p95_ms:.1f} ms)")
+
+    return verify
