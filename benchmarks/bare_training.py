@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from configs.config import load_config
-from steps.data.loading import binary_target, data_fingerprint, load_datasets
-from steps.data.preprocessing import fit_preprocessor, split_train_validation
-from steps.evaluate.metrics import classification_metrics
-from steps.train.fit_model import fit_packaged_model
+from mlcicd.config import load_config
+from mlcicd.data.loading import binary_target, data_fingerprint, load_datasets
+from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
+from mlcicd.evaluation.metrics import classification_metrics
+from mlcicd.training.fit import fit_packaged_model
 
 
 def main(config_name: str = "local") -> dict[str, float]:

@@ -38,21 +38,16 @@ import pandas as pd
 import requests
 from mlflow import MlflowClient
 
-from configs.config import load_config
 from inference.packaged_model import PackagedClassifier
-from stacks.seldon import PREDICTIONS_PATH
-from stacks.seldon.local_backend import (
-    EndpointState,
-    LocalSeldonBackend,
-    ModelRef,
-    ServingError,
-    free_port,
-)
-from steps.data.loading import data_fingerprint, load_datasets
-from steps.data.preprocessing import fit_preprocessor, split_train_validation
-from steps.deploy.smoke_test import _json_value, row_payload
-from steps.register.registry import log_packaged_model, register_version
-from steps.train.fit_model import fit_packaged_model
+from mlcicd.config import load_config
+from mlcicd.data.loading import data_fingerprint, load_datasets
+from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
+from mlcicd.registry.versions import log_packaged_model, register_version
+from mlcicd.release.smoke_test import _json_value, row_payload
+from mlcicd.serving.contract import EndpointState, ModelRef, ServingError
+from mlcicd.serving.local.processes import LocalSeldonBackend, free_port
+from mlcicd.serving.server.protocol import PREDICTIONS_PATH
+from mlcicd.training.fit import fit_packaged_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from configs.config import RunConfig
+from mlcicd.config import RunConfig
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from stacks.seldon.local_backend import EndpointStatus
-    from steps.deploy.approvals import AuditEvent, Candidate
-    from steps.deploy.review import VersionReview
-    from steps.register.registry import VersionInfo
+    from mlcicd.registry.versions import VersionInfo
+    from mlcicd.release.approvals import AuditEvent, Candidate
+    from mlcicd.release.review import VersionReview
+    from mlcicd.serving.contract import EndpointStatus
 
 ENV_CONFIG = "ML_CICD_CONFIG"
 ENV_STACK = "ML_CICD_STACK"
@@ -41,8 +41,9 @@ class ConsoleContext:
 @st.cache_resource(show_spinner="Connecting to the ZenML stack and the MLflow registry ...")
 def context() -> ConsoleContext:
     """Load the config named by ML_CICD_CONFIG (default: local) and activate its stack, once."""
-    from configs.config import load_config
-    from pipelines.launch import activate_stack, active_tracking_uri, prepare_environment
+    from mlcicd.config import load_config
+    from mlcicd.paths import prepare_environment
+    from mlcicd.stack.active import activate_stack, active_tracking_uri
 
     config_ref = os.environ.get(ENV_CONFIG, "local")
     config, _ = load_config(config_ref)
@@ -64,7 +65,7 @@ def client() -> MlflowClient:
 @st.cache_data(ttl=10, show_spinner="Reading pending versions ...")
 def pending(model_name: str) -> list[Candidate]:
     """Versions awaiting a decision (cached briefly)."""
-    from steps.deploy.approvals import pending_candidates
+    from mlcicd.release.approvals import pending_candidates
 
     return pending_candidates(client(), model_name)
 
@@ -72,7 +73,7 @@ def pending(model_name: str) -> list[Candidate]:
 @st.cache_data(ttl=10, show_spinner="Reading the version and its report ...")
 def version_review(model_name: str, version: str) -> VersionReview:
     """One version's review bundle (cached briefly)."""
-    from steps.deploy.review import load_version_review
+    from mlcicd.release.review import load_version_review
 
     return load_version_review(client(), model_name, version)
 
@@ -80,7 +81,7 @@ def version_review(model_name: str, version: str) -> VersionReview:
 @st.cache_data(ttl=10, show_spinner=False)
 def versions(model_name: str) -> list[VersionInfo]:
     """All versions with aliases and tags (cached briefly)."""
-    from steps.register.registry import list_versions
+    from mlcicd.registry.versions import list_versions
 
     return list_versions(client(), model_name)
 
@@ -88,14 +89,14 @@ def versions(model_name: str) -> list[VersionInfo]:
 @st.cache_data(ttl=5, show_spinner=False)
 def endpoint_status(environment: str) -> EndpointStatus:
     """What serves in one environment, and whether it is healthy (cached briefly)."""
-    from stacks.seldon.backends import serving_backend
+    from mlcicd.serving.backends import serving_backend
 
     return serving_backend(context().config).status(environment)
 
 
 def events(model_name: str) -> list[AuditEvent]:
     """The audit log of one model (a local file read; not cached, so it is always current)."""
-    from steps.deploy.approvals import read_events
+    from mlcicd.release.approvals import read_events
 
     return read_events(model_name)
 

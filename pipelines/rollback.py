@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from zenml import pipeline
 
-from configs.config import RunConfig
-from pipelines.failure_reporting import record_failure
+from mlcicd.config import RunConfig
+from mlcicd.failures import record_failure
 from steps.deploy.deploy_to_production import deploy_to_production
 
 

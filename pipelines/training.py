@@ -2,8 +2,8 @@
 
 from zenml import pipeline
 
-from configs.config import DataSchema, RunConfig
-from pipelines.failure_reporting import record_failure
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.failures import record_failure
 from steps.data.fit_preprocessor import fit_preprocessor
 from steps.data.load_data import load_data
 from steps.data.split_data import split_data

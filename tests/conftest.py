@@ -53,7 +53,7 @@ SERVING_PORTS = {"staging": _free_port(), "production": _free_port()}
 
 def _stop_model_servers() -> None:
     """Stop every model server the session started (they outlive pipeline runs by design)."""
-    from stacks.seldon.local_backend import LocalSeldonBackend
+    from mlcicd.serving.local.processes import LocalSeldonBackend
 
     root = SESSION_DIR / "home" / "serving"
     if not root.is_dir():
@@ -71,8 +71,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def adult_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The embedded Adult files read with the project's own loader and local config."""
-    from configs.config import load_config
-    from steps.data.loading import load_datasets
+    from mlcicd.config import load_config
+    from mlcicd.data.loading import load_datasets
 
     config, schema = load_config("local")
     return load_datasets(config.data, schema, config.seed)
@@ -159,7 +159,7 @@ def zenml_client() -> Iterator[Any]:
     from zenml.client import Client
     from zenml.utils import source_utils
 
-    from stacks.loader import ensure_stack
+    from mlcicd.stack.loader import ensure_stack
 
     source_utils.set_custom_source_root(str(REPO_ROOT))
     ensure_stack("local")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console.auth import Reviewer
-from steps.evaluate.render_markdown import (
+from mlcicd.release.reviewers import Reviewer
+from mlcicd.reporting.markdown import (
     format_delta,
     format_metric,
     lower_is_better,
     metric_label,
 )
-from steps.evaluate.report import EvaluationReport
+from mlcicd.reporting.model import EvaluationReport
 
 
 def reviewer() -> Reviewer | None:

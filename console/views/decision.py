@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from console import context as data
-from console.jobs import latest_job, start_release
 from console.views.common import headline_metrics, reviewer
 from console.views.progress import job_progress
-from steps.deploy.approvals import AlreadyDecided, ApprovalError, decide
-from steps.evaluate.render_markdown import verdict_text
+from mlcicd.release.approvals import AlreadyDecided, ApprovalError, decide
+from mlcicd.reporting.markdown import verdict_text
+from mlcicd.runner.jobs import latest_job, start_release
 
 ctx = data.context()
 name = ctx.config.model_name

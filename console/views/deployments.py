@@ -8,10 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from console import context as data
-from console.jobs import list_jobs, running_job, start_release
 from console.views.common import reviewer
 from console.views.progress import job_progress
-from steps.deploy.approvals import ApprovalError, Decision, clean_reason, live_version_at
+from mlcicd.release.approvals import ApprovalError, Decision, clean_reason, live_version_at
+from mlcicd.runner.jobs import list_jobs, running_job, start_release
 
 ctx = data.context()
 name = ctx.config.model_name

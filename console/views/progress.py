@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from console import context as data
-from console.jobs import job_status
+from mlcicd.runner.jobs import job_status
 
 _ICONS = {
     "running": ":material/hourglass_top:",

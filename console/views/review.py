@@ -8,9 +8,9 @@ import streamlit.components.v1 as components
 
 from console import context as data
 from console.views.common import headline_metrics, page_links
-from steps.deploy.approvals import ApprovalError
-from steps.evaluate.render_html import render_html
-from steps.evaluate.render_markdown import (
+from mlcicd.release.approvals import ApprovalError
+from mlcicd.reporting.html import render_html
+from mlcicd.reporting.markdown import (
     validation_batch_cells,
     validation_batches,
     validation_failures,

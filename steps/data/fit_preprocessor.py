@@ -6,8 +6,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from zenml import step
 
-from configs.config import DataSchema, RunConfig
-from steps.data.preprocessing import fit_preprocessor as fit
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.data.preprocessing import fit_preprocessor as fit
 
 
 @step

@@ -5,8 +5,8 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from configs.config import DataSchema, RunConfig
-from steps.data.loading import data_fingerprint, load_datasets
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.data.loading import data_fingerprint, load_datasets
 
 
 @step

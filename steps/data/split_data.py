@@ -5,8 +5,8 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from configs.config import RunConfig
-from steps.data.preprocessing import split_train_validation
+from mlcicd.config import RunConfig
+from mlcicd.data.preprocessing import split_train_validation
 
 
 @step

@@ -9,9 +9,9 @@ import mlflow
 import pandas as pd
 from zenml import log_metadata, step
 
-from configs.config import DataSchema, RunConfig
-from steps.data.expectations import validate_batches
-from steps.errors import DataValidationFailed
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.data.expectations import validate_batches
+from mlcicd.errors import DataValidationFailed
 
 
 @step(experiment_tracker=True)

@@ -6,11 +6,11 @@ import mlflow
 import pandas as pd
 from zenml import log_metadata, step
 
-from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
-from steps.data.loading import binary_target
-from steps.evaluate.report import ModelScores
-from steps.evaluate.scoring import score_model
+from mlcicd.config import RunConfig
+from mlcicd.data.loading import binary_target
+from mlcicd.evaluation.scoring import score_model
+from mlcicd.reporting.model import ModelScores
 
 
 @step(experiment_tracker=True)

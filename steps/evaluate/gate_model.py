@@ -8,12 +8,12 @@ from mlflow import MlflowClient
 from zenml import get_step_context, log_metadata, step
 from zenml.types import HTMLString
 
-from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
-from steps.evaluate.build_report import build_report
-from steps.evaluate.render_html import render_html
-from steps.evaluate.render_markdown import render_markdown
-from steps.evaluate.report import EvaluationReport, ModelScores
+from mlcicd.config import RunConfig
+from mlcicd.evaluation.report_builder import build_report
+from mlcicd.reporting.html import render_html
+from mlcicd.reporting.markdown import render_markdown
+from mlcicd.reporting.model import EvaluationReport, ModelScores
 
 
 @step(experiment_tracker=True)

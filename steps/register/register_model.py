@@ -8,17 +8,17 @@ import pandas as pd
 from mlflow import MlflowClient
 from zenml import get_step_context, log_metadata, step
 
-from configs.config import RunConfig
 from inference.packaged_model import PackagedClassifier
-from steps.errors import GateRejected
-from steps.evaluate.report import EvaluationReport
-from steps.register.lineage import library_versions, training_lineage
-from steps.register.registry import (
+from mlcicd.config import RunConfig
+from mlcicd.errors import GateRejected
+from mlcicd.registry.lineage import library_versions, training_lineage
+from mlcicd.registry.versions import (
     RegisteredVersion,
     log_packaged_model,
     move_alias,
     register_version,
 )
+from mlcicd.reporting.model import EvaluationReport
 
 
 def rejection_message(report: EvaluationReport) -> str:

@@ -7,11 +7,11 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from zenml import log_metadata, step
 
-from configs.config import DataSchema, RunConfig
 from inference.packaged_model import PackagedClassifier
-from steps.register.lineage import training_lineage
-from steps.train.fit_model import fit_packaged_model
-from steps.train.torch_training import EpochMetrics
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.registry.lineage import training_lineage
+from mlcicd.training.fit import fit_packaged_model
+from mlcicd.training.torch_mlp import EpochMetrics
 
 
 def _log_epoch(metrics: EpochMetrics) -> None:

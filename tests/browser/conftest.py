@@ -68,8 +68,8 @@ def release_env(
     tmp_path_factory: pytest.TempPathFactory, zenml_client: Any, adult_frames: Any
 ) -> ReleaseEnv:
     """Train twice: version 1 is staged; version 2's staging smoke test fails (challenger only)."""
-    import run
-    from console.auth import add_reviewer
+    from mlcicd.cli import main as run
+    from mlcicd.release.reviewers import add_reviewer
 
     folder = tmp_path_factory.mktemp("console-e2e")
     config = _write_config(folder, adult_frames, {})

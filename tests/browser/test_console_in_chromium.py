@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from console.jobs import list_jobs
-from pipelines.reports import load_report
-from steps.deploy.approvals import read_events
-from steps.evaluate.render_markdown import format_metric, metric_label
+from mlcicd.release.approvals import read_events
+from mlcicd.reporting.markdown import format_metric, metric_label
+from mlcicd.runner.jobs import list_jobs
+from mlcicd.runner.reports import load_report
 from tests.browser.conftest import PASSWORD, REVIEWER, ReleaseEnv
 from tests.browser.test_report_html_in_chromium import CHROMIUM, CHROMIUM_ARGS
 

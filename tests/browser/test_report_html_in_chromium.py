@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from steps.evaluate.render_html import render_html
-from steps.evaluate.render_markdown import format_metric, verdict_text
-from steps.evaluate.report import EvaluationReport
+from mlcicd.reporting.html import render_html
+from mlcicd.reporting.markdown import format_metric, verdict_text
+from mlcicd.reporting.model import EvaluationReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "evaluation_report.json"

@@ -19,7 +19,7 @@ PASSWORDS = {"alice": "correct horse battery", "bob": "staple battery horse"}
 @pytest.fixture(scope="session")
 def console_env(tmp_path_factory: pytest.TempPathFactory, zenml_client: Any) -> Iterator[Path]:
     """ML_CICD_CONFIG and ML_CICD_REVIEWERS_FILE for the console, set for the whole session."""
-    from console.auth import add_reviewer
+    from mlcicd.release.reviewers import add_reviewer
 
     folder = tmp_path_factory.mktemp("console")
     raw = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())

@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from steps.deploy.approvals import decide, read_events
-from steps.evaluate.render_markdown import format_metric, metric_label
+from mlcicd.release.approvals import decide, read_events
+from mlcicd.reporting.markdown import format_metric, metric_label
 from tests.console.conftest import APPTEST_MODEL, PASSWORDS
 from tests.unit.test_approvals import register_by_hand
 
@@ -163,7 +163,7 @@ def test_deployments_page_shows_endpoints_and_history(client) -> None:
 
 
 def test_two_reviewers_approving_at_once_give_one_decision_and_one_rollout(client) -> None:
-    from console.jobs import list_jobs
+    from mlcicd.runner.jobs import list_jobs
 
     version, report = register_by_hand(client, APPTEST_MODEL)
     pages = []
@@ -189,7 +189,7 @@ def test_two_reviewers_approving_at_once_give_one_decision_and_one_rollout(clien
     ]
     # a hand-registered version has no loadable model: the rollout fails cleanly, nothing moves
     job = started[0].job.id
-    from console.jobs import job_status
+    from mlcicd.runner.jobs import job_status
 
     deadline = time.monotonic() + 300
     status = job_status(job)
@@ -203,7 +203,7 @@ def test_two_reviewers_approving_at_once_give_one_decision_and_one_rollout(clien
 
 
 def test_a_decision_taken_elsewhere_meanwhile_wins_and_starts_nothing(client) -> None:
-    from console.jobs import list_jobs
+    from mlcicd.runner.jobs import list_jobs
 
     version, report = register_by_hand(client, APPTEST_MODEL)
     at = _sign_in(_app("review", version), "bob")
@@ -220,7 +220,7 @@ def test_a_decision_taken_elsewhere_meanwhile_wins_and_starts_nothing(client) ->
 
 
 def test_rollback_needs_a_reviewer_a_reason_and_a_confirmation(client) -> None:
-    from console.jobs import job_status, list_jobs, running_job
+    from mlcicd.runner.jobs import job_status, list_jobs, running_job
 
     # One release at a time: a promotion an earlier test started must end first (the page
     # refuses a rollback while one runs).

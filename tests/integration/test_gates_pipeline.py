@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-import run
-from pipelines.reports import load_report
-from steps.register.registry import move_alias
+from mlcicd.cli import main as run
+from mlcicd.registry.versions import move_alias
+from mlcicd.runner.reports import load_report
 
 
 def _registry_state(tracking_uri: str, name: str) -> list[tuple[str, tuple[str, ...]]]:

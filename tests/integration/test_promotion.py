@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import requests
 from mlflow import MlflowClient
 
-import run
-from pipelines.reports import load_report
-from steps.deploy.approvals import decide, live_version_at, read_events
-from steps.deploy.smoke_test import row_payload
+from mlcicd.cli import main as run
+from mlcicd.release.approvals import decide, live_version_at, read_events
+from mlcicd.release.smoke_test import row_payload
+from mlcicd.runner.reports import load_report
 
 
 def _served_version(url: str, payload: dict) -> str:

@@ -1,8 +1,8 @@
 import pytest
 from zenml.enums import StackComponentType
 
-from stacks.loader import available_stacks, ensure_stack, expand_placeholders, load_stack_spec
-from steps.errors import PipelineInputError
+from mlcicd.errors import PipelineInputError
+from mlcicd.stack.loader import available_stacks, ensure_stack, expand_placeholders, load_stack_spec
 
 
 def test_local_stack_is_registered_once_and_then_left_alone(zenml_client) -> None:
@@ -23,19 +23,19 @@ def test_local_stack_is_registered_once_and_then_left_alone(zenml_client) -> Non
 
 
 def test_project_flavors_are_registered_once(zenml_client) -> None:
-    from stacks.loader import register_project_flavors
+    from mlcicd.stack.loader import register_project_flavors
 
     flavor = zenml_client.get_flavor_by_name_and_type(
         "local-seldon", StackComponentType.MODEL_DEPLOYER
     )
-    assert flavor.source == "stacks.seldon.local_deployer.LocalSeldonModelDeployerFlavor"
+    assert flavor.source == "mlcicd.serving.local.deployer.LocalSeldonModelDeployerFlavor"
     assert register_project_flavors(zenml_client) == []
 
 
 def test_the_local_deployer_refuses_a_non_loopback_host() -> None:
     from pydantic import ValidationError
 
-    from stacks.seldon.local_deployer import LocalSeldonModelDeployerConfig
+    from mlcicd.serving.local.deployer import LocalSeldonModelDeployerConfig
 
     with pytest.raises(ValidationError, match="host must be a loopback address"):
         LocalSeldonModelDeployerConfig(serving_root="/tmp/x", host="0.0.0.0")

@@ -11,8 +11,8 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-import run
-from steps.deploy.smoke_test import row_payload
+from mlcicd.cli import main as run
+from mlcicd.release.smoke_test import row_payload
 
 
 def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_one(
@@ -98,14 +98,15 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
 
 
 def _staging_services(deployer):
-    from stacks.seldon.local_deployer import LOCAL_SELDON_SERVICE
+    from mlcicd.serving.local.deployer import LOCAL_SELDON_SERVICE
 
     found = deployer.find_model_server(service_type=LOCAL_SELDON_SERVICE)
     return [s for s in found if s.config.environment == "staging"]
 
 
 def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> None:
-    from stacks.seldon.local_backend import LocalSeldonBackend, ModelRef, ServingError
+    from mlcicd.serving.contract import ModelRef, ServingError
+    from mlcicd.serving.local.processes import LocalSeldonBackend
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -120,7 +121,8 @@ def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> Non
 
 
 def test_ports_must_differ_per_environment(tmp_path) -> None:
-    from stacks.seldon.local_backend import LocalSeldonBackend, ServingError
+    from mlcicd.serving.contract import ServingError
+    from mlcicd.serving.local.processes import LocalSeldonBackend
 
     with pytest.raises(ServingError, match="must differ"):
         LocalSeldonBackend(tmp_path, {"staging": 9000, "production": 9000}, "sqlite:///x.db")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-import run
+from mlcicd.cli import main as run
 
 LINEAGE_TAGS = {
     "git_sha", "git_dirty", "data_fingerprint", "config_fingerprint", "zenml_run_id", "stack",
@@ -68,7 +68,7 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
         challenger.version == client.get_model_version_by_alias("it-happy-path", "staging").version
     )
 
-    from pipelines.reports import load_report
+    from mlcicd.runner.reports import load_report
 
     report = load_report(str(challenger.version), "it-happy-path")
     assert report.passed
@@ -99,7 +99,7 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     assert (
         run.main(["--config", config, "report", "2", "--format", "json", "--output", str(out)]) == 0
     )
-    from steps.evaluate.report import EvaluationReport
+    from mlcicd.reporting.model import EvaluationReport
 
     assert EvaluationReport.model_validate_json(out.read_text()).sha256() == report.sha256()
     assert run.main(["--config", config, "report", "latest"]) == 0
@@ -162,8 +162,8 @@ def test_bad_data_is_rejected_by_the_data_gate(
     assert expected in err
     assert "Traceback" not in err
     assert _versions(tracking_uri, overrides["model_name"]) == []
-    from pipelines.reports import load_report
-    from steps.errors import PipelineInputError
+    from mlcicd.errors import PipelineInputError
+    from mlcicd.runner.reports import load_report
 
     with pytest.raises(PipelineInputError, match="stopped before the gate step"):
         load_report("latest", overrides["model_name"])  # never an older run's report

@@ -33,8 +33,8 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from stacks.seldon import MODEL_SERVER_CLASS, READINESS_PATH
-from steps.register.registry import log_packaged_model, register_version
+from mlcicd.registry.versions import log_packaged_model, register_version
+from mlcicd.serving.server.protocol import MODEL_SERVER_CLASS, READINESS_PATH
 from tests.unit.test_packaged_model import packaged  # noqa: F401  (the tiny real model fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ import pytest
 import requests
 from seldon_core.flask_utils import SeldonMicroserviceException
 
-from stacks.seldon import LIVENESS_PATH, PREDICTIONS_PATH, READINESS_PATH
-from stacks.seldon.model_server import SeldonModelServer
-from stacks.seldon.validation import FeatureSpec
+from mlcicd.serving.server.model_server import SeldonModelServer
+from mlcicd.serving.server.protocol import LIVENESS_PATH, PREDICTIONS_PATH, READINESS_PATH
+from mlcicd.serving.server.request_parsing import FeatureSpec
 from tests.serving.conftest import MAX_ROWS, MODEL_NAME, start_seldon_server
 
 pytestmark = pytest.mark.slow

@@ -80,7 +80,7 @@ def gpu_k8s_stack(zenml_client: Any, gpu_k8s_env: dict[str, str]) -> Any:
     """The registered (not activated) gpu-k8s stack, instantiated as ZenML runs it."""
     from zenml.stack import Stack
 
-    from stacks.loader import ensure_stack
+    from mlcicd.stack.loader import ensure_stack
 
     ensure_stack("gpu-k8s", activate=False, allow_local_store=True)
     assert zenml_client.active_stack_model.name == "local"
@@ -91,9 +91,9 @@ def gpu_k8s_stack(zenml_client: Any, gpu_k8s_env: dict[str, str]) -> Any:
 @pytest.fixture(scope="session")
 def staging_dry_run(gpu_k8s_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Every pipeline compiled for gpu-k8s with the staging config, manifests written."""
-    from configs.config import load_config
-    from pipelines.dry_run import _dry_run_in_store
-    from stacks.loader import load_stack_spec
+    from mlcicd.config import load_config
+    from mlcicd.runner.dry_run import _dry_run_in_store
+    from mlcicd.stack.loader import load_stack_spec
 
     config, schema = load_config("staging")
     out = tmp_path_factory.mktemp("dry-run")

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from zenml.enums import StackComponentType
 
-from stacks.loader import ensure_stack, load_stack_spec, sync_secrets
-from steps.errors import PipelineInputError
+from mlcicd.errors import PipelineInputError
+from mlcicd.stack.loader import ensure_stack, load_stack_spec, sync_secrets
 from tests.stack.conftest import GPU_K8S_ENV, write_kubeconfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_a_reference_to_an_unknown_secret_is_a_clear_error(zenml_client):
 
 
 def _sync() -> Any:
-    from stacks.loader import StackSync
+    from mlcicd.stack.loader import StackSync
 
     return StackSync(name="x")
 
@@ -165,7 +165,7 @@ def test_validation_fails_when_the_kubeconfig_lacks_the_context(
 
 
 def test_every_pipeline_compiles_for_the_stack(staging_dry_run):
-    from pipelines.dry_run import discover_pipelines
+    from mlcicd.runner.dry_run import discover_pipelines
 
     assert staging_dry_run.validation == "passed"
     assert staging_dry_run.pipelines == list(discover_pipelines())
@@ -215,8 +215,8 @@ def test_the_written_files_match_the_manifests(staging_dry_run):
 
 
 def test_the_image_installs_the_lock_without_integration_pins(staging_dry_run):
-    from configs.config import load_config
-    from stacks.kubernetes.settings import docker_settings
+    from mlcicd.config import load_config
+    from mlcicd.stack.pod_settings import docker_settings
 
     settings = docker_settings(load_config("staging")[0])
     assert settings.install_stack_requirements is False
@@ -233,21 +233,21 @@ def test_the_image_installs_the_lock_without_integration_pins(staging_dry_run):
 
 
 def test_the_local_stack_gets_no_kubernetes_settings():
-    from configs.config import load_config
-    from stacks.kubernetes.settings import run_options
+    from mlcicd.config import load_config
+    from mlcicd.stack.pod_settings import run_options
 
     config, _ = load_config("local")
     assert run_options(config, load_stack_spec("local")).empty
 
 
 def test_a_gpu_step_the_pipeline_lacks_is_an_error(gpu_k8s_env):
-    from configs.config import load_config
-    from stacks.kubernetes.settings import run_options
+    from mlcicd.config import load_config
+    from mlcicd.stack.pod_settings import run_options
 
     config, _ = load_config("staging")
     raw = config.model_dump(mode="json", by_alias=True)
     raw["kubernetes"]["gpu"]["steps"] = ["train_modle"]
-    from configs.config import RunConfig
+    from mlcicd.config import RunConfig
 
     typo = RunConfig.model_validate(raw)
     with pytest.raises(PipelineInputError, match=r"\['train_modle'\].*train_model"):
@@ -272,7 +272,7 @@ def test_seldon_documents_match_the_golden_files(staging_dry_run):
 def test_dry_run_command_writes_manifests_without_touching_the_session_store(
     gpu_k8s_env, zenml_client, tmp_path, capsys
 ):
-    import run
+    from mlcicd.cli import main as run
 
     code = run.main(["--env", "staging", "--dry-run", str(tmp_path / "out")])
     output = capsys.readouterr()
@@ -287,7 +287,7 @@ def test_dry_run_command_writes_manifests_without_touching_the_session_store(
 
 
 def test_dry_run_command_names_a_missing_variable(gpu_k8s_env, monkeypatch, tmp_path, capsys):
-    import run
+    from mlcicd.cli import main as run
 
     monkeypatch.delenv("GPU_K8S_REGISTRY")
     assert run.main(["--env", "staging", "--dry-run", str(tmp_path)]) == 1
@@ -295,7 +295,7 @@ def test_dry_run_command_names_a_missing_variable(gpu_k8s_env, monkeypatch, tmp_
 
 
 def test_dry_run_refuses_a_stack_without_kubernetes(tmp_path, capsys):
-    import run
+    from mlcicd.cli import main as run
 
     assert run.main(["--stack", "local", "--dry-run", str(tmp_path)]) == 1
     assert "has no Kubernetes orchestrator" in capsys.readouterr().err

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 import requests
 
-from configs.config import load_config
-from stacks.seldon import PREDICTIONS_PATH
-from stacks.seldon.kubernetes_resources import PLURAL
-from stacks.seldon.kubernetes_serving import (
+from mlcicd.config import load_config
+from mlcicd.serving.contract import ModelRef, ServingError
+from mlcicd.serving.kubernetes.backend import (
     KubernetesEndpointState,
     SeldonKubernetesServing,
     _served_model,
 )
-from stacks.seldon.local_backend import ModelRef, ServingError
+from mlcicd.serving.kubernetes.manifests import PLURAL
+from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 from tests.stack.test_seldon_kubernetes import FakeCustomObjectsApi, deployer_config
 
 NAME = "adult-income-classifier-staging"
@@ -253,7 +253,7 @@ def test_an_alias_instead_of_a_version_is_refused(serving, api):
 
 
 def test_the_gpu_k8s_stack_gets_the_kubernetes_backend(gpu_k8s_stack, api):
-    from stacks.seldon.kubernetes_serving import kubernetes_serving_backend
+    from mlcicd.serving.kubernetes.backend import kubernetes_serving_backend
 
     config, _ = load_config("production")
     serving = kubernetes_serving_backend(config, gpu_k8s_stack, api=api)

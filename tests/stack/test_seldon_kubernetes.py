@@ -20,9 +20,8 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from stacks.seldon import LIVENESS_PATH, MODEL_SERVER_CLASS, READINESS_PATH
-from stacks.seldon.kubernetes_backend import SeldonKubernetesBackend
-from stacks.seldon.kubernetes_resources import (
+from mlcicd.serving.kubernetes.client import SeldonKubernetesBackend
+from mlcicd.serving.kubernetes.manifests import (
     API_GROUP,
     API_VERSION,
     PLURAL,
@@ -35,6 +34,7 @@ from stacks.seldon.kubernetes_resources import (
     shadow,
     single_predictor,
 )
+from mlcicd.serving.server.protocol import LIVENESS_PATH, MODEL_SERVER_CLASS, READINESS_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "seldon"
@@ -614,7 +614,7 @@ def test_dockerfile_runs_the_model_server_with_seldon_core():
     assert commands == [EXPECTED_CMD]
     assert EXPECTED_CMD == [
         "seldon-core-microservice",
-        "stacks.seldon.model_server.SeldonModelServer",
+        "mlcicd.serving.server.model_server.SeldonModelServer",
         "--service-type",
         "MODEL",
     ]
@@ -630,7 +630,9 @@ def test_dockerfile_runs_the_model_server_with_seldon_core():
 
 def test_every_path_the_dockerfile_copies_exists():
     sources = copied_paths()
-    assert {"pyproject.toml", "uv.lock", ".python-version", "stacks/"} <= set(sources)
+    assert {"pyproject.toml", "uv.lock", ".python-version", "mlcicd/serving/server/"} <= set(
+        sources
+    )
     for source in sources:
         assert (REPO_ROOT / source).exists(), (
             f"Dockerfile copies {source}, which is not in the repo"
@@ -728,6 +730,7 @@ def test_the_image_holds_everything_the_model_server_imports(tmp_path):
                 origin, app / source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
         else:
+            (app / source).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, app / source)
     result = import_in_subprocess(app, tmp_path)
     assert result.returncode == 0, (

@@ -15,8 +15,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from steps.deploy import approvals
-from steps.deploy.approvals import (
+from mlcicd.registry.versions import move_alias
+from mlcicd.release import approvals
+from mlcicd.release.approvals import (
     AlreadyDecided,
     ApprovalError,
     AuditEvent,
@@ -29,8 +30,7 @@ from steps.deploy.approvals import (
     read_events,
     require_approved,
 )
-from steps.evaluate.report import EvaluationReport
-from steps.register.registry import move_alias
+from mlcicd.reporting.model import EvaluationReport
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -2,7 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import run
+from mlcicd.cli import main as run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

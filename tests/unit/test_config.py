@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from configs.config import ConfigError, load_config, load_schema
+from mlcicd.config import ConfigError, load_config, load_schema
 
 
 def test_local_config_loads_with_its_schema() -> None:

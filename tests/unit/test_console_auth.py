@@ -8,8 +8,8 @@ import stat
 import pytest
 import yaml
 
-import run
-from console.auth import (
+from mlcicd.cli import main as run
+from mlcicd.release.reviewers import (
     AuthError,
     add_reviewer,
     check_credentials,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.jobs import Job, job_status, jobs_root, running_job
-from stacks.seldon.local_backend import process_start_ticks
+from mlcicd.runner.jobs import Job, job_status, jobs_root, running_job
+from mlcicd.serving.local.processes import process_start_ticks
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from configs.config import load_config
-from steps.data.expectations import validate_batches
+from mlcicd.config import load_config
+from mlcicd.data.expectations import validate_batches
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.config import (
+from mlcicd.config import (
     ChampionGateConfig,
     FairnessGateConfig,
     GoldenRowsGateConfig,
@@ -12,7 +12,7 @@ from configs.config import (
     SanityGateConfig,
     ThresholdGateConfig,
 )
-from steps.evaluate.gates import (
+from mlcicd.evaluation.gates import (
     champion_gate,
     fairness_gate,
     golden_rows_gate,
@@ -20,14 +20,14 @@ from steps.evaluate.gates import (
     sanity_gate,
     threshold_gate,
 )
-from steps.evaluate.report import (
+from mlcicd.evaluation.scoring import fairness_tables, score_model
+from mlcicd.reporting.model import (
     ChampionInfo,
     FairnessResult,
     GoldenRowPrediction,
     LatencyResult,
     ModelScores,
 )
-from steps.evaluate.scoring import fairness_tables, score_model
 
 METRICS = {"accuracy": 0.85, "roc_auc": 0.91, "f1": 0.67, "precision": 0.73, "recall": 0.61,
            "log_loss": 0.31}  # fmt: skip

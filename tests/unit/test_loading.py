@@ -4,15 +4,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from configs.config import load_config
-from steps.data.loading import (
+from mlcicd.config import load_config
+from mlcicd.data.loading import (
     binary_target,
     data_fingerprint,
     feature_columns,
     load_datasets,
     read_table,
 )
-from steps.errors import PipelineInputError
+from mlcicd.errors import PipelineInputError
 
 
 def test_adult_quirks_are_handled(adult_frames) -> None:

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.config import TorchMLPConfig, load_config
-from steps.data.preprocessing import fit_preprocessor, split_train_validation
-from steps.register.registry import log_packaged_model
-from steps.train.fit_model import fit_packaged_model
+from mlcicd.config import TorchMLPConfig, load_config
+from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
+from mlcicd.registry.versions import log_packaged_model
+from mlcicd.training.fit import fit_packaged_model
 
 
 @pytest.fixture(scope="module")

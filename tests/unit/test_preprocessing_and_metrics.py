@@ -4,16 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from configs.config import load_config
-from steps.data.loading import binary_target, feature_columns
-from steps.data.preprocessing import (
+from mlcicd.config import load_config
+from mlcicd.data.loading import binary_target, feature_columns
+from mlcicd.data.preprocessing import (
     MISSING_CATEGORY,
     fit_preprocessor,
     split_train_validation,
     transform,
 )
-from steps.errors import PipelineInputError
-from steps.evaluate.metrics import classification_metrics
+from mlcicd.errors import PipelineInputError
+from mlcicd.evaluation.metrics import classification_metrics
 
 
 def test_split_is_stratified_and_seeded(adult_frames) -> None:

@@ -3,8 +3,8 @@
 The fixtures are a realistic UCI Adult report that passes every gate and a copy rejected by the
 champion and latency gates. The Markdown is golden-tested; regenerate it after an intended change:
 
-    .venv/bin/python -c "from pathlib import Path; from steps.evaluate.report import \
-EvaluationReport; from steps.evaluate.render_markdown import render_markdown; \
+    .venv/bin/python -c "from pathlib import Path; from mlcicd.reporting.model import \
+EvaluationReport; from mlcicd.reporting.markdown import render_markdown; \
 r = EvaluationReport.model_validate_json(Path('tests/fixtures/evaluation_report.json').read_text()); \
 Path('tests/fixtures/evaluation_report.md').write_text(render_markdown(r))"
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from steps.evaluate.render_html import render_html
-from steps.evaluate.render_markdown import (
+from mlcicd.reporting.html import render_html
+from mlcicd.reporting.markdown import (
     format_metric,
     format_ms,
     format_rows_per_second,
@@ -29,7 +29,7 @@ from steps.evaluate.render_markdown import (
     render_markdown,
     verdict_text,
 )
-from steps.evaluate.report import ChampionInfo, EvaluationReport, GateResult, ModelScores
+from mlcicd.reporting.model import ChampionInfo, EvaluationReport, GateResult, ModelScores
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RESOURCE_ATTRS = {"src", "href", "srcset", "xlink:href", "action", "formaction", "poster", "data"}

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stacks.seldon.validation import (
+from mlcicd.serving.server.request_parsing import (
     FeatureSpec,
     RequestError,
     build_frame,

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from configs.config import HistGradientBoostingConfig, TorchMLPConfig, load_config
-from steps.data.loading import binary_target, feature_columns
-from steps.data.preprocessing import fit_preprocessor, split_train_validation, transform
-from steps.train.sklearn_training import train_hist_gradient_boosting
-from steps.train.torch_training import TrainingDiverged, choose_device, train_torch_mlp
+from mlcicd.config import HistGradientBoostingConfig, TorchMLPConfig, load_config
+from mlcicd.data.loading import binary_target, feature_columns
+from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation, transform
+from mlcicd.training.gradient_boosting import train_hist_gradient_boosting
+from mlcicd.training.torch_mlp import TrainingDiverged, choose_device, train_torch_mlp
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 SMALL = TorchMLPConfig(hidden_units=[16], max_epochs=6, patience=3, batch_size=128)

@@ -1,0 +1,79 @@
+"""`promote`, `rollback`, `history`: the manual approval path to production."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlcicd.cli.common import EXIT_GATE_REJECTED, EXIT_OK, open_session
+from mlcicd.cli.output import complain, say
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """promote, rollback and history."""
+    actor = {"default": None, "help": "who starts it (default: $ML_CICD_ACTOR or your login)"}
+    promote = sub.add_parser(
+        "promote", help="deploy an approved version to production, smoke-test it, move 'champion'"
+    )
+    promote.add_argument("--version", required=True, help="registered version number")
+    promote.add_argument("--actor", **actor)
+    rollback = sub.add_parser(
+        "rollback", help="serve an earlier approved version in production again"
+    )
+    rollback.add_argument("--to-version", required=True, help="registered version number")
+    rollback.add_argument("--reason", required=True, help="why (recorded in the audit log)")
+    rollback.add_argument("--actor", **actor)
+    sub.add_parser("history", help="decisions, promotions and rollbacks from the audit log")
+
+
+def _actor(value: str | None) -> str:
+    import getpass
+    import os
+
+    return value or os.environ.get("ML_CICD_ACTOR") or getpass.getuser()
+
+
+def release(args: argparse.Namespace) -> int:
+    """Promote or roll back one version."""
+    from mlcicd.errors import GateRejected
+    from mlcicd.runner.release import run_release
+
+    session = open_session(args)
+    config = session.config
+    rollback = args.command == "rollback"
+    version = args.to_version if rollback else args.version
+    say(f"[production] {args.command} {config.model_name} version {version}")
+    try:
+        result = run_release(
+            config,
+            session.stack,
+            version,
+            _actor(args.actor),
+            action="rollback" if rollback else "promote",
+            reason=args.reason if rollback else "",
+        )
+    except GateRejected as exc:
+        complain(
+            f"\nREJECTED by gate(s): {exc.gate}; production keeps serving what it served and "
+            f"'champion' did not move.\n{exc}"
+        )
+        return EXIT_GATE_REJECTED
+    if result.get("status") == "unchanged":
+        say(f"version {version} is already champion and serving in production; nothing to do")
+    else:
+        say(
+            f"{'ROLLED BACK' if rollback else 'PROMOTED'}: {config.model_name} version {version} "
+            f"serves in production at {result['url']} (was: {result.get('from_version') or 'none'})"
+        )
+    return EXIT_OK
+
+
+def history(args: argparse.Namespace) -> int:
+    """Print the audit log of the config's model."""
+    from mlcicd.release.approvals import read_events
+
+    session = open_session(args)
+    for e in read_events(session.config.model_name):
+        moved = f" (from v{e.from_version})" if e.from_version else ""
+        why = f": {e.reason}" if e.reason else ""
+        say(f"{e.at}  {e.event:<18} v{e.version}{moved} by {e.actor}{why}")
+    return EXIT_OK

@@ -1,0 +1,111 @@
+"""Assemble the evaluation report: champion comparison, fairness, latency, golden rows, gates.
+
+The gate step and the tests share this function, so what the tests check is what the pipeline runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+
+from inference.packaged_model import PackagedClassifier
+from mlcicd.config import RunConfig
+from mlcicd.data.loading import binary_target
+from mlcicd.evaluation.champion import load_champion, predict_golden_rows, read_golden_rows
+from mlcicd.evaluation.gates import evaluate_gates
+from mlcicd.evaluation.latency import measure_latency
+from mlcicd.evaluation.scoring import fairness_tables, score_model
+from mlcicd.reporting.model import ChampionInfo, EvaluationReport, ModelScores
+
+LATENCY_PAYLOAD_ROWS = 64
+
+
+def build_report(
+    *,
+    model: PackagedClassifier,
+    golden_data: pd.DataFrame,
+    scores: ModelScores,
+    config: RunConfig,
+    client: MlflowClient,
+    run_name: str,
+    validation_summary: dict[str, Any],
+    training_summary: dict[str, Any],
+    lineage: dict[str, str],
+) -> EvaluationReport:
+    """Gather every piece of evidence and every gate verdict into one report."""
+    gates = config.gates
+    y_true = binary_target(golden_data, config.data).to_numpy()
+    champion_info: ChampionInfo | None = None
+    champion_model: PackagedClassifier | None = None
+    payload = golden_data[model.feature_names].head(LATENCY_PAYLOAD_ROWS)
+    try:
+        found = load_champion(client, config.model_name)
+    except Exception as exc:  # a champion that cannot be loaded must block, not crash
+        found = None
+        champion_info = ChampionInfo(
+            version="unknown", scores=ModelScores(metrics={}), error=f"{type(exc).__name__}: {exc}"
+        )
+    if found is not None:
+        version, champion_model = found
+        try:
+            champion_scores = score_model(
+                y_true, champion_model.predict_proba(golden_data), champion_model.threshold
+            )
+            champion_latency = (
+                measure_latency(champion_model, payload, gates.latency)
+                if gates.latency.enabled
+                else None
+            )
+            champion_info = ChampionInfo(
+                version=version, scores=champion_scores, latency=champion_latency
+            )
+        except Exception as exc:
+            champion_model = None
+            champion_info = ChampionInfo(
+                version=version,
+                scores=ModelScores(metrics={}),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+    probability = model.predict_proba(golden_data)
+    fairness = fairness_tables(
+        golden_data,
+        y_true,
+        probability,
+        model.threshold,
+        list(config.data.sensitive_features),
+        gates.fairness,
+    )
+    latency = measure_latency(model, payload, gates.latency) if gates.latency.enabled else None
+    golden_rows = (
+        predict_golden_rows(
+            read_golden_rows(str(gates.golden_rows.resolved())), model, champion_model
+        )
+        if gates.golden_rows.enabled
+        else []
+    )
+    verdicts = evaluate_gates(
+        gates, scores, champion_info, fairness, latency, golden_rows, training_summary
+    )
+    return EvaluationReport(
+        model_name=config.model_name,
+        environment=config.environment,
+        model_type=config.model.type,
+        run_name=run_name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        threshold=model.threshold,
+        positive_class=model.positive_class,
+        golden_rows_evaluated=len(golden_data),
+        challenger=scores,
+        champion=champion_info,
+        fairness=fairness,
+        latency=latency,
+        golden_rows=golden_rows,
+        data_validation=validation_summary,
+        training={k: v for k, v in training_summary.items() if k != "epochs"}
+        | {"epochs_run": len(training_summary.get("epochs") or [])},
+        lineage=lineage,
+        gates=verdicts,
+    )

@@ -1,0 +1,404 @@
+"""The Seldon model server: one registered MLflow model version behind `seldon-core-microservice`.
+
+Run as `seldon-core-microservice mlcicd.serving.server.model_server.SeldonModelServer` with the
+parameters of the contract in `mlcicd.serving.server.protocol`. Requests are validated against
+the model's MLflow signature before the model sees them (`request_parsing`), so bad input is a
+4xx with a message naming the problem and never a 5xx or a silently wrong prediction.
+
+Why the model loads in a background thread: seldon-core 1.19 calls `load()` inside each gunicorn
+worker before the worker accepts a connection. Loading synchronously there would leave readiness
+probes hanging in the listen backlog for the whole load (torch + MLflow take seconds), and a
+failed load would stop gunicorn with an opaque "Worker failed to boot" (or, with a short
+`seldon.io/rest-timeout`, a worker killed and restarted forever). Loading in the background lets
+the worker answer at once: `/health/status` is 503 while loading, 503 naming the error after a
+failed load, and 200 once the model is ready; predictions before then are 503 too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import math
+import re
+import threading
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from seldon_core.flask_utils import SeldonMicroserviceException
+from seldon_core.utils import getenv_as_bool
+from werkzeug.exceptions import HTTPException
+
+from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
+from mlcicd.serving.server.request_parsing import (
+    FeatureSpec,
+    ParsedRequest,
+    RequestError,
+    build_frame,
+    decode_json_body,
+    parse_prediction_request,
+)
+
+logger = logging.getLogger(__name__)
+
+REQUEST_LOG_MAX_BYTES = 50 * 1024 * 1024
+REQUEST_LOG_BACKUPS = 5
+LOGGED_RAW_REQUEST_CHARS = 2000
+BAD_DATA = "MICROSERVICE_BAD_DATA"
+NOT_READY = "MODEL_NOT_READY"
+LOAD_FAILED = "MODEL_LOAD_FAILED"
+INTERNAL_ERROR = "MICROSERVICE_INTERNAL_ERROR"
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
+_request_loggers: dict[str, logging.Logger] = {}
+_request_loggers_lock = threading.Lock()
+
+
+class SeldonModelServer:
+    """Serves one MLflow pyfunc `PackagedClassifier` through seldon-core's `predict_raw`."""
+
+    def __init__(
+        self,
+        model_uri: str = "",
+        model_name: str = "",
+        model_version: str | int = "",
+        request_log: str = "",
+        max_rows: int | str = DEFAULT_MAX_ROWS,
+    ) -> None:
+        # Seldon builds this object in its parent process and forks the workers from it, so
+        # nothing heavy (MLflow, torch, open files, threads) may happen here; see load().
+        self.model_uri = str(model_uri or "").strip()
+        named = _REGISTRY_URI.match(self.model_uri)
+        self.model_name = str(model_name or "") or (named["name"] if named else "")
+        self.model_version = str(model_version or "") or (named["version"] if named else "")
+        self.request_log = str(request_log or "").strip()
+        try:
+            self.max_rows = int(max_rows)
+        except (TypeError, ValueError):
+            raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}") from None
+        if self.max_rows < 1:
+            raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+        self._passthrough = getenv_as_bool("PAYLOAD_PASSTHROUGH", default=False)
+        self._lock = threading.Lock()
+        self._state = "not loaded"
+        self._load_error = ""
+        self._model: Any = None
+        self._features: list[FeatureSpec] = []
+        self._request_logger: logging.Logger | None = None
+
+    # seldon-core registers this Flask blueprint on its app (see wrapper.get_rest_microservice).
+    @property
+    def model_error_handler(self) -> Blueprint:
+        """Proper 4xx for HTTP and decoding errors that seldon 1.19 would render as 500."""
+        return _ERROR_HANDLERS
+
+    def init_metadata(self) -> dict[str, Any]:
+        """Name and version at `/api/v1.0/metadata`, known before the model has loaded.
+
+        Deployers read it to see which version a pod serves while a rollout is under way.
+        """
+        return {
+            "name": self.model_name,
+            "versions": [self.model_version],
+            "platform": "mlflow-pyfunc",
+            "custom": {"model_uri": self.model_uri},
+        }
+
+    def load(self) -> None:
+        """Start loading the model in the background; called by seldon in each worker."""
+        with self._lock:
+            if self._state in ("loading", "ready"):
+                return
+            self._state, self._load_error = "loading", ""
+        try:  # opened now, so requests refused while loading are logged too
+            if self.request_log and self._request_logger is None:
+                self._request_logger = _request_logger(self.request_log)
+        except Exception as error:
+            logger.exception("cannot open the request log %s", self.request_log)
+            with self._lock:
+                self._state = "failed"
+                self._load_error = (
+                    f"request log {self.request_log}: {type(error).__name__}: {error}"
+                )
+            return
+        threading.Thread(target=self._load_in_background, name="model-loader", daemon=True).start()
+
+    def load_model(self) -> None:
+        """Load synchronously (raises on failure): the MLflow pyfunc by explicit URI + signature."""
+        started = time.perf_counter()
+        if not self.model_uri:
+            raise ValueError("the model_uri parameter is empty; nothing to serve")
+        request_logger = self._request_logger
+        if self.request_log and request_logger is None:
+            request_logger = _request_logger(self.request_log)
+        import mlflow.pyfunc  # heavy (and torch with the model): only in the serving process
+
+        pyfunc = mlflow.pyfunc.load_model(self.model_uri)
+        model = pyfunc.unwrap_python_model()
+        if not callable(getattr(model, "predict", None)):
+            raise TypeError(f"{self.model_uri} is not a PackagedClassifier pyfunc model")
+        features = feature_specs(pyfunc.metadata.get_input_schema())
+        features = _in_model_order(features, getattr(model, "feature_names", None))
+        _warm_up(model, features)
+        with self._lock:
+            self._model, self._features = model, features
+            self._request_logger = request_logger
+            self._state, self._load_error = "ready", ""
+        logger.info(
+            "model %s version %s loaded from %s in %.1f s (%d features)",
+            self.model_name or "?",
+            self.model_version or "?",
+            self.model_uri,
+            time.perf_counter() - started,
+            len(features),
+        )
+
+    def _load_in_background(self) -> None:
+        try:
+            self.load_model()
+        except Exception as error:
+            logger.exception("loading the model from %s failed", self.model_uri)
+            with self._lock:
+                self._state, self._load_error = "failed", f"{type(error).__name__}: {error}"
+
+    def health_status_raw(self) -> dict[str, Any]:
+        """Readiness for `/health/status`: 200 only once the model can answer."""
+        with self._lock:
+            state, error, features = self._state, self._load_error, len(self._features)
+        if state == "failed":
+            raise SeldonMicroserviceException(
+                f"model failed to load from {self.model_uri}: {error}",
+                status_code=503,
+                reason=LOAD_FAILED,
+            )
+        if state != "ready":
+            raise SeldonMicroserviceException(
+                f"model is {state} ({self.model_uri})", status_code=503, reason=NOT_READY
+            )
+        return {"status": "ready", **self._tags(), "features": features}
+
+    def predict_raw(self, msg: Any) -> Any:
+        """Validate, predict, answer in the request's form; every failure is a JSON error."""
+        started = time.perf_counter()
+        is_proto = hasattr(msg, "DESCRIPTOR")  # a gRPC SeldonMessage
+        is_raw = isinstance(msg, (bytes, bytearray)) or (self._passthrough and isinstance(msg, str))
+        parsed: ParsedRequest | None = None
+        payload: Any = msg
+        try:
+            model, features = self._ready_model()
+            if is_raw:
+                payload = decode_json_body(bytes(msg) if isinstance(msg, bytearray) else msg)
+            elif is_proto:
+                from seldon_core.utils import seldon_message_to_json
+
+                payload = seldon_message_to_json(msg)
+            parsed = parse_prediction_request(payload, features, self.max_rows)
+            labels, probabilities = _predict(model, parsed)
+        except RequestError as error:
+            reason = NOT_READY if error.status_code == 503 else BAD_DATA
+            self._log_request(started, error.status_code, parsed, payload, error=error.message)
+            raise SeldonMicroserviceException(
+                error.message, status_code=error.status_code, reason=reason
+            ) from None
+        except Exception as error:
+            logger.exception("prediction failed")
+            message = f"internal error while predicting: {type(error).__name__}: {error}"
+            self._log_request(started, 500, parsed, payload, error=message)
+            raise SeldonMicroserviceException(
+                message, status_code=500, reason=INTERNAL_ERROR
+            ) from None
+        meta = {"tags": self._tags()}
+        if parsed.form == "data":
+            rows = [[label, p] for label, p in zip(labels, probabilities, strict=True)]
+            response: dict[str, Any] = {
+                "data": {"names": ["prediction", "probability"], "ndarray": rows},
+                "meta": meta,
+            }
+        else:
+            response = {
+                "jsonData": {"predictions": labels, "probabilities": probabilities},
+                "meta": meta,
+            }
+        self._log_request(started, 200, parsed, payload, labels, probabilities)
+        if is_raw:
+            return json.dumps(response)
+        if is_proto:
+            from seldon_core.utils import json_to_seldon_message
+
+            return json_to_seldon_message(response)
+        return response
+
+    def _ready_model(self) -> tuple[Any, list[FeatureSpec]]:
+        with self._lock:
+            state, error, model, features = (
+                self._state,
+                self._load_error,
+                self._model,
+                self._features,
+            )
+        if state == "failed":
+            raise RequestError(f"model failed to load, cannot predict: {error}", 503)
+        if state != "ready":
+            raise RequestError(f"model is {state}; retry when /health/status answers 200", 503)
+        return model, features
+
+    def _tags(self) -> dict[str, str]:
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "model_uri": self.model_uri,
+        }
+
+    def _log_request(
+        self,
+        started: float,
+        status: int,
+        parsed: ParsedRequest | None,
+        payload: Any,
+        labels: list[str] | None = None,
+        probabilities: list[float] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Append one JSON line; a failure to log must never fail the request."""
+        if self._request_logger is None:
+            return
+        try:
+            entry: dict[str, Any] = {
+                "timestamp": datetime.now(UTC).isoformat(),
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000.0, 3),
+                "records": parsed.records if parsed is not None else None,
+                "predictions": labels,
+                "probabilities": probabilities,
+                "error": error,
+            }
+            if parsed is None:
+                entry["request"] = _loggable_request(payload)
+            self._request_logger.info(json.dumps(entry, allow_nan=False, default=str))
+        except Exception:
+            logger.exception("could not write the request log entry")
+
+
+def feature_specs(schema: Any) -> list[FeatureSpec]:
+    """Column specs from an MLflow input schema (ColSpec name, type, required)."""
+    if schema is None:
+        raise ValueError("the model has no input signature; requests cannot be validated")
+    if schema.is_tensor_spec():
+        raise ValueError("the model's input signature is a tensor spec, not named columns")
+    specs = []
+    for column in schema.inputs:
+        if not column.name:
+            raise ValueError("the model's input signature has an unnamed column")
+        type_name = getattr(column.type, "name", None) or str(column.type)
+        specs.append(FeatureSpec(column.name, str(type_name), bool(column.required)))
+    return specs
+
+
+def _in_model_order(features: list[FeatureSpec], feature_names: Any) -> list[FeatureSpec]:
+    """The signature's specs in the order the model's preprocessor expects its columns."""
+    if feature_names is None:
+        return features
+    by_name = {spec.name: spec for spec in features}
+    names = [str(name) for name in feature_names]
+    if set(names) != set(by_name) or len(names) != len(by_name):
+        raise ValueError(
+            f"the model's feature names {names} differ from its signature {list(by_name)}"
+        )
+    return [by_name[name] for name in names]
+
+
+def _warm_up(model: Any, features: list[FeatureSpec]) -> None:
+    """One throwaway prediction, so the first client request does not pay for lazy set-up.
+
+    The torch network is built on first use; a client's first request should not be the slow
+    one a latency smoke test measures. A failure here is logged, not fatal: real requests decide.
+    """
+    filler = {"string": "", "boolean": False, "double": 0.0, "float": 0.0}
+    row = {spec.name: None if not spec.required else filler.get(spec.type, 0) for spec in features}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. the unknown category ""
+            model.predict(None, build_frame([row], features))
+    except Exception:
+        logger.warning("warm-up prediction failed; serving anyway", exc_info=True)
+
+
+def _predict(model: Any, parsed: ParsedRequest) -> tuple[list[str], list[float]]:
+    """Labels and positive-class probabilities exactly as the PackagedClassifier returns them."""
+    out = model.predict(None, parsed.frame)
+    rows = len(parsed.frame)
+    if len(out) != rows or not {"prediction", "probability"} <= set(out.columns):
+        raise RuntimeError(f"model output has shape {out.shape} and columns {list(out.columns)}")
+    labels = [str(label) for label in out["prediction"]]
+    probabilities = [float(p) for p in out["probability"]]
+    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities):
+        raise RuntimeError("model returned a probability outside [0, 1]")
+    return labels, probabilities
+
+
+def _loggable_request(payload: Any) -> str:
+    """A bounded text copy of a bad request, whatever it contains."""
+    try:
+        if isinstance(payload, (bytes, bytearray)):
+            text = bytes(payload[:LOGGED_RAW_REQUEST_CHARS]).decode("utf-8", errors="replace")
+        elif isinstance(payload, str):
+            text = payload
+        else:
+            text = json.dumps(payload, default=str)
+    except Exception:  # e.g. nesting deeper than json.dumps recurses
+        text = f"<unprintable {type(payload).__name__}>"
+    return text[:LOGGED_RAW_REQUEST_CHARS]
+
+
+def _request_logger(path: str) -> logging.Logger:
+    """One non-propagating rotating JSONL logger per path and process (created after fork)."""
+    with _request_loggers_lock:
+        if path in _request_loggers:
+            return _request_loggers[path]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=REQUEST_LOG_MAX_BYTES, backupCount=REQUEST_LOG_BACKUPS, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        request_logger = logging.getLogger(f"{__name__}.requests.{len(_request_loggers)}")
+        request_logger.handlers.clear()
+        request_logger.addHandler(handler)
+        request_logger.setLevel(logging.INFO)
+        request_logger.propagate = False
+        _request_loggers[path] = request_logger
+        return request_logger
+
+
+def _error_response(message: str, status: int, reason: str) -> Response:
+    body = SeldonMicroserviceException(message, status_code=status, reason=reason).to_dict()
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+_ERROR_HANDLERS = Blueprint("seldon_model_server_errors", __name__)
+
+
+@_ERROR_HANDLERS.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    """404/405/415... keep their status; seldon's catch-all would turn them into 500."""
+    status = error.code or 500
+    reason = BAD_DATA if status < 500 else INTERNAL_ERROR
+    return _error_response(f"{status} {error.name}: {error.description}", status, reason)
+
+
+@_ERROR_HANDLERS.app_errorhandler(ValueError)
+@_ERROR_HANDLERS.app_errorhandler(RecursionError)
+def _undecodable_request(error: Exception) -> Response:
+    """Raised by seldon's own request decoding (a `json=` form field, multipart parts).
+
+    predict_raw and health_status_raw turn their own exceptions into SeldonMicroserviceException,
+    so a bare ValueError/RecursionError reaching Flask comes from decoding the client's bytes.
+    """
+    logger.warning("undecodable request: %s: %s", type(error).__name__, error)
+    return _error_response(f"request could not be decoded: {error}", 400, BAD_DATA)

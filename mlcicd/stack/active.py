@@ -1,0 +1,58 @@
+"""The active ZenML stack: activate one by name, read its MLflow URI, build its run options.
+
+Everything here runs when a command or pipeline launches, never at import time, so no module
+reads the active stack before the CLI has chosen it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlcicd.config import RunConfig
+from mlcicd.errors import PipelineInputError
+from mlcicd.paths import REPO_ROOT
+
+
+def activate_stack(stack_name: str) -> None:
+    """Make the repository the source root and the named stack active (registering it if needed)."""
+    from zenml.utils import source_utils
+
+    from mlcicd.stack.loader import ensure_stack
+
+    source_utils.set_custom_source_root(str(REPO_ROOT))
+    ensure_stack(stack_name)
+
+
+def active_tracking_uri() -> str:
+    """MLflow tracking URI of the active stack's experiment tracker."""
+    from zenml.client import Client
+
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is None:
+        raise PipelineInputError("the active stack has no MLflow experiment tracker")
+    return str(tracker.get_tracking_uri())  # type: ignore[attr-defined]
+
+
+def stack_run_options(
+    pipeline: Any,
+    arguments: dict[str, Any],
+    config: RunConfig,
+    stack_name: str,
+    *,
+    strict: bool = True,
+) -> dict[str, Any]:
+    """`with_options` keywords for the stack: GPU pod and image settings on Kubernetes, else none.
+
+    Built from the environment config when the pipeline is launched, never at import time.
+    `strict=False` for pipelines without the training step (promotion, rollback).
+    """
+    from mlcicd.stack.loader import load_stack_spec
+    from mlcicd.stack.pod_settings import is_kubernetes_stack, run_options
+
+    spec = load_stack_spec(stack_name)
+    if not is_kubernetes_stack(spec):
+        return {}
+    probe = pipeline.copy()
+    probe.prepare(**arguments)
+    options = run_options(config, spec, step_names=list(probe.invocations), strict=strict)
+    return {"settings": options.settings, "steps": options.steps}
