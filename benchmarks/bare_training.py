@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlcicd.config import load_config
 from mlcicd.data.loading import binary_target, data_fingerprint, load_datasets

@@ -7,17 +7,12 @@ functions the pipelines and run.py use.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # `streamlit run` puts console/, not the repo, on the path
-    sys.path.insert(0, str(REPO_ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from console import auth  # noqa: E402
-from console.context import context  # noqa: E402
+from console import auth  # the project is installed (editable), so no sys.path edits
+from console.context import context
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from mlcicd.registry.versions import VersionInfo
-    from mlcicd.release.approvals import AuditEvent, Candidate
+    from mlcicd.release.approvals import Candidate
+    from mlcicd.release.audit import AuditEvent
     from mlcicd.release.review import VersionReview
     from mlcicd.serving.contract import EndpointStatus
 
@@ -96,7 +97,7 @@ def endpoint_status(environment: str) -> EndpointStatus:
 
 def events(model_name: str) -> list[AuditEvent]:
     """The audit log of one model (a local file read; not cached, so it is always current)."""
-    from mlcicd.release.approvals import read_events
+    from mlcicd.release.audit import read_events
 
     return read_events(model_name)
 

@@ -1,15 +1,22 @@
-"""Failure kinds that run.py maps to exit codes.
+"""The project's one error hierarchy, and the failure kinds the CLI maps to exit codes.
 
 A gate rejection (the data or the model is not good enough) is an expected outcome of CI and gets
-its own exit code; everything else is an error in the inputs or the environment.
+its own exit code (3); everything else is an error in the inputs or the environment (1). Every
+error the library raises on purpose derives from MlCicdError, so a caller can tell "the project
+refused" from "something broke". The one exception is the in-container model server
+(`mlcicd.serving.server`), which imports nothing else from the project.
 """
 
 
-class PipelineInputError(Exception):
+class MlCicdError(Exception):
+    """Base of every error the project raises on purpose, with a message meant for people."""
+
+
+class PipelineInputError(MlCicdError):
     """An input (data file, config, stack) cannot be used at all."""
 
 
-class GateRejected(Exception):
+class GateRejected(MlCicdError):
     """A gate decided the run must not go further; nothing is registered."""
 
     gate: str = "gate"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mlcicd.release.reviewers import Reviewer
-from mlcicd.reporting.markdown import (
+from mlcicd.reporting.formatting import (
     format_delta,
     format_metric,
     lower_is_better,

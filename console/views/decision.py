@@ -8,7 +8,7 @@ from console import context as data
 from console.views.common import headline_metrics, reviewer
 from console.views.progress import job_progress
 from mlcicd.release.approvals import AlreadyDecided, ApprovalError, decide
-from mlcicd.reporting.markdown import verdict_text
+from mlcicd.reporting.formatting import verdict_text
 from mlcicd.runner.jobs import latest_job, start_release
 
 ctx = data.context()

@@ -10,7 +10,8 @@ import streamlit as st
 from console import context as data
 from console.views.common import reviewer
 from console.views.progress import job_progress
-from mlcicd.release.approvals import ApprovalError, Decision, clean_reason, live_version_at
+from mlcicd.release.approvals import ApprovalError, Decision, clean_reason
+from mlcicd.release.audit import live_version_at
 from mlcicd.runner.jobs import list_jobs, running_job, start_release
 
 ctx = data.context()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from console import context as data
 from console.views.common import headline_metrics, page_links
-from mlcicd.reporting.markdown import champion_label, verdict_text
+from mlcicd.reporting.formatting import champion_label, verdict_text
 
 ctx = data.context()
 name = ctx.config.model_name

@@ -9,13 +9,13 @@ import streamlit.components.v1 as components
 from console import context as data
 from console.views.common import headline_metrics, page_links
 from mlcicd.release.approvals import ApprovalError
-from mlcicd.reporting.html import render_html
-from mlcicd.reporting.markdown import (
+from mlcicd.reporting.formatting import (
     validation_batch_cells,
     validation_batches,
     validation_failures,
     verdict_text,
 )
+from mlcicd.reporting.html import render_html
 
 ctx = data.context()
 name = ctx.config.model_name

@@ -12,12 +12,17 @@ from collections.abc import Callable, Sequence
 from mlcicd.cli import release, reports, reviewers, serving, train
 from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK
 from mlcicd.cli.output import complain, say
-from mlcicd.paths import CONFIG_DIR, STACKS_DIR
 
 
 def _names(folder: str) -> list[str]:
-    root = STACKS_DIR if folder == "stacks" else CONFIG_DIR
-    return sorted(p.stem for p in root.glob("*.yaml"))
+    """Selectable stacks or environment configs, as the loaders see them."""
+    if folder == "stacks":
+        from mlcicd.stack.loader import available_stacks
+
+        return available_stacks()
+    from mlcicd.config.loader import available_configs
+
+    return available_configs()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,7 +69,7 @@ def release(args: argparse.Namespace) -> int:
 
 def history(args: argparse.Namespace) -> int:
     """Print the audit log of the config's model."""
-    from mlcicd.release.approvals import read_events
+    from mlcicd.release.audit import read_events
 
     session = open_session(args)
     for e in read_events(session.config.model_name):

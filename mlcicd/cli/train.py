@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlcicd.cli.common import EXIT_OK, open_session
 from mlcicd.cli.output import say
+
+if TYPE_CHECKING:
+    from mlcicd.runner.launch import TrainingOutcome
 
 
 def add_training_flags(target: argparse.ArgumentParser) -> None:
@@ -25,11 +29,9 @@ def add_training_flags(target: argparse.ArgumentParser) -> None:
     )
 
 
-def _print_summary(outcome: object) -> None:
+def _print_summary(outcome: TrainingOutcome) -> None:
     from mlcicd.paths import ml_cicd_home
-    from mlcicd.runner.launch import TrainingOutcome
 
-    assert isinstance(outcome, TrainingOutcome)
     reg = outcome.registered
     say("\n" + "=" * 64)
     say(f"Training run {outcome.run_name} on stack '{outcome.stack}' succeeded.")

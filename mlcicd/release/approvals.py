@@ -1,29 +1,22 @@
-"""Manual approval before production: decision records, the audit log, and their rules.
+"""Manual approval before production: decision records and their rules, and pending candidates.
 
 A decision (approve or reject) is stored twice: as tags on the MLflow model version, where the
-promotion reads it, and as a line in an append-only JSONL audit log under
-`<ML_CICD_HOME>/audit/`, which also records every promotion and rollback, so "which version was
-live at time T" has an answer. Decisions are exactly-once: they are taken under an exclusive file
-lock and the version's decision tag is re-read inside it, so two reviewers (or a double click)
+promotion reads it, and as a line in the append-only audit log (`mlcicd.release.audit`), which
+also records every promotion and rollback, so "which version was live at time T" has an answer.
+Decisions are exactly-once: they are taken under an exclusive file lock (`mlcicd.release.locks`)
+and the version's decision tag is re-read inside it, so two reviewers (or a double click)
 produce one decision. run.py, the promotion pipeline and the console all call these functions.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import re
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mlcicd.errors import PipelineInputError
-from mlcicd.paths import ml_cicd_home
 from mlcicd.registry.versions import VersionInfo, get_version
+from mlcicd.release.audit import AuditEvent, append_event, now_utc
+from mlcicd.release.locks import exclusive
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -61,108 +54,6 @@ class GatesFailed(ApprovalError):
 
 class NotApproved(ApprovalError):
     """Promotion needs an approval that is still valid for the version's current report."""
-
-
-def now_utc() -> str:
-    """The one timestamp format of decisions and audit events (UTC, seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def audit_dir() -> Path:
-    """<ML_CICD_HOME>/audit, created on first use."""
-    home = ml_cicd_home()
-    path = home / "audit"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def audit_log_path() -> Path:
-    """The append-only JSONL log of decisions, promotions and rollbacks."""
-    return audit_dir() / "events.jsonl"
-
-
-@contextlib.contextmanager
-def exclusive(name: str, *, blocking: bool = True) -> Iterator[bool]:
-    """An inter-process lock on <audit>/<name>.lock; yields False if busy and not blocking."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    with (audit_dir() / f"{safe}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One line of the audit log."""
-
-    # approved, rejected, promotion_started/_failed, promoted, rollback_started/_failed, rolled_back
-    event: str
-    model_name: str
-    version: str
-    actor: str
-    at: str
-    reason: str = ""
-    report_sha256: str = ""
-    from_version: str = ""
-    environment: str = ""
-    detail: str = ""
-
-
-def append_event(event: AuditEvent) -> None:
-    """Append one event as a whole line, under a lock and flushed to disk before returning."""
-    line = (json.dumps(asdict(event), sort_keys=True) + "\n").encode()
-    with audit_log_path().open("a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            end = handle.seek(0, os.SEEK_END)
-            if end:
-                handle.seek(end - 1)
-                if handle.read(1) != b"\n":  # a line cut by a crash: never glue onto it
-                    line = b"\n" + line
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def read_events(model_name: str | None = None) -> list[AuditEvent]:
-    """All events in the order they were written (optionally of one model only)."""
-    path = audit_log_path()
-    if not path.is_file():
-        return []
-    known = {f.name for f in fields(AuditEvent)}
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            raw = json.loads(line)
-            event = AuditEvent(**{k: str(v) for k, v in raw.items() if k in known})
-        except (ValueError, TypeError):
-            continue  # a line cut by a crash is skipped, never fatal
-        if model_name is None or event.model_name == model_name:
-            events.append(event)
-    return events
-
-
-def live_version_at(
-    events: list[AuditEvent], at: datetime, environment: str = "production"
-) -> str | None:
-    """Which version served in `environment` at time `at`, from promote/rollback events."""
-    live = None
-    for event in events:
-        if event.event not in {"promoted", "rolled_back"}:
-            continue
-        if (event.environment or "production") != environment:
-            continue
-        if datetime.fromisoformat(event.at) <= at:
-            live = event.version
-    return live
 
 
 @dataclass(frozen=True)

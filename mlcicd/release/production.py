@@ -6,17 +6,13 @@ names. The approval is re-checked right before the deployment, and `champion` mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from mlcicd.config import RunConfig, load_schema
 from mlcicd.registry.versions import version_by_alias
-from mlcicd.release.approvals import (
-    AuditEvent,
-    append_event,
-    clean_reason,
-    now_utc,
-    require_approved,
-)
+from mlcicd.release.approvals import clean_reason, require_approved
+from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.release.deploy import serve_verified_version
 from mlcicd.release.smoke_test import SmokeResult
 from mlcicd.serving.backends import serving_backend
@@ -31,9 +27,8 @@ _START_EVENT = {"promote": "promotion_started", "rollback": "rollback_started"}
 _FAILED_EVENT = {"promote": "promotion_failed", "rollback": "rollback_failed"}
 
 
-def _say(message: str) -> None:
-    """Progress lines; the console shows the promote command's output as its progress."""
-    print(f"[production] {message}", flush=True)
+def _quiet(_message: str) -> None:
+    """Default progress sink: say nothing."""
 
 
 def deploy_version_to_production(
@@ -44,10 +39,12 @@ def deploy_version_to_production(
     action: Action = "promote",
     reason: str = "",
     results: list[SmokeResult] | None = None,
+    say: Callable[[str], None] = _quiet,
 ) -> dict[str, str]:
     """Deploy `version` to production after re-checking its approval; move `champion` last.
 
-    Every smoke-test result is appended to `results`, also when the deployment fails.
+    Every smoke-test result is appended to `results`, also when the deployment fails; `say`
+    receives the progress lines (the console shows a release job's output as its progress).
     """
     import mlflow
 
@@ -62,13 +59,13 @@ def deploy_version_to_production(
     status = backend.status("production")
     serving = status.state.model_version if status.state and status.running else None
     if previous == decision.version and serving == decision.version:
-        _say(f"version {version} is already champion and serves in production; nothing to do")
+        say(f"version {version} is already champion and serves in production; nothing to do")
         return {"status": "unchanged", "model_version": version, "from_version": previous}
     settings = config.deployment.production
     schema = load_schema(config.data.schema_file())
     golden = read_table(config.data.golden, config.data, schema, "golden")
     rows = golden.head(settings.smoke_requests)
-    _say(f"loading {name} version {version} for the smoke test")
+    say(f"loading {name} version {version} for the smoke test")
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
     common = {"model_name": name, "version": version, "actor": actor, "reason": reason}
     append_event(
@@ -82,10 +79,10 @@ def deploy_version_to_production(
         )
     )
     results = results if results is not None else []
-    _say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
+    say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
     try:
         deployment = serve_verified_version(
-            client, backend, config, "production", model, rows, version, results, say=_say
+            client, backend, config, "production", model, rows, version, results, say=say
         )
     except Exception as exc:
         append_event(
@@ -113,7 +110,7 @@ def deploy_version_to_production(
             **common,
         )
     )
-    _say(
+    say(
         f"alias 'champion' moved from {previous or 'none'} to {version}; "
         f"serving at {deployment['url']}"
     )

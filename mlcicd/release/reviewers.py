@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from mlcicd.config import RunConfig
+from mlcicd.errors import MlCicdError
 from mlcicd.paths import ml_cicd_home
 
 SCHEME = "scrypt"
@@ -29,7 +30,7 @@ REVIEWER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 ENV_REVIEWERS_FILE = "ML_CICD_REVIEWERS_FILE"
 
 
-class AuthError(ValueError):
+class AuthError(MlCicdError, ValueError):
     """A reviewer cannot be added or the reviewers file cannot be used."""
 
 
@@ -110,7 +111,7 @@ def add_reviewer(path: Path, identity: str, password: str, display_name: str = "
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         yaml.safe_dump({"reviewers": entries}, handle, sort_keys=True)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def check_credentials(path: Path, identity: str, password: str) -> Reviewer | None:

@@ -33,12 +33,18 @@ from typing import Any
 
 import yaml
 
-from mlcicd.config import REPO_ROOT, DataSchema, RunConfig
+from mlcicd.config import DataSchema, RunConfig
 from mlcicd.errors import PipelineInputError
+from mlcicd.paths import REPO_ROOT
+from mlcicd.runner.submission import (
+    EXAMPLE_MODEL_VERSION,
+    image_files,
+    predicted_images,
+    seldon_documents,
+    step_job,
+)
 from mlcicd.stack.pod_settings import check_gpu_steps, is_kubernetes_stack, run_options
 
-PLACEHOLDER_SNAPSHOT_ID = "00000000-0000-0000-0000-000000000000"
-EXAMPLE_MODEL_VERSION = "1"
 _STORE_VARIABLES = ("ZENML_CONFIG_PATH", "ZENML_LOCAL_STORES_PATH", "ZENML_ACTIVE_STACK_ID")
 
 
@@ -148,136 +154,6 @@ def pipeline_arguments(
     return arguments
 
 
-def _predicted_images(stack: Any, snapshot: Any) -> dict[str, str]:
-    """Build key ('orchestrator' or '<step>.orchestrator') -> the image name ZenML would push."""
-    from zenml.utils.pipeline_docker_image_builder import PipelineDockerImageBuilder
-
-    images: dict[str, str] = {}
-    for build in stack.get_docker_builds(snapshot):
-        if build.settings.image_tag:
-            tag = build.settings.image_tag
-        else:
-            tag = snapshot.pipeline_configuration.name
-            if build.step_name:
-                tag += f"-{build.step_name}"
-            tag += f"-{build.key}"
-        key = f"{build.step_name}.{build.key}" if build.step_name else build.key
-        images[key] = PipelineDockerImageBuilder._get_target_image_name(
-            build.settings, tag, stack.container_registry
-        )
-    return images
-
-
-def _image_files(stack: Any, snapshot: Any, out: Path) -> list[Path]:
-    """The Dockerfile and requirements ZenML would generate for the pipeline image."""
-    from zenml.utils.pipeline_docker_image_builder import PipelineDockerImageBuilder
-
-    settings = snapshot.pipeline_configuration.docker_settings
-    requirements = PipelineDockerImageBuilder.gather_requirements_files(
-        settings, stack=stack, log=False
-    )
-    parent = settings.parent_image or (
-        f"<built from {Path(settings.dockerfile).relative_to(REPO_ROOT)}>"
-        if settings.dockerfile
-        else "<ZenML default parent image>"
-    )
-    dockerfile = PipelineDockerImageBuilder._generate_zenml_pipeline_dockerfile(
-        parent_image=parent,
-        docker_settings=settings,
-        requirements_files=requirements,
-        apt_packages=list(settings.apt_packages),
-        entrypoint=None,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "Dockerfile"]
-    written[0].write_text(dockerfile + "\n", encoding="utf-8")
-    for name, content, _ in requirements:
-        target = out / ("requirements.txt" if name == ".zenml_pyproject_requirements" else name)
-        target.write_text(content, encoding="utf-8")
-        written.append(target)
-    return written
-
-
-def step_job(stack: Any, snapshot: Any, step_name: str, image: str) -> dict[str, Any]:
-    """The Job the orchestrator pod would create for one step (kubernetes_orchestrator_entrypoint).
-
-    Same functions and arguments as ZenML 0.98's `start_step_job`, minus the run-time values.
-    """
-    from kubernetes.client import ApiClient
-    from zenml.entrypoints.step_entrypoint_configuration import StepEntrypointConfiguration
-    from zenml.integrations.kubernetes import kube_utils
-    from zenml.integrations.kubernetes.manifest_utils import (
-        build_job_manifest,
-        build_pod_manifest,
-        pod_template_manifest_from_pod,
-    )
-
-    orchestrator = stack.orchestrator
-    step = snapshot.step_configurations[step_name]
-    settings = orchestrator.get_settings(step)
-    pod_settings = kube_utils.apply_default_resource_requests(
-        memory="400Mi", pod_settings=settings.pod_settings
-    )
-    labels = {
-        "pipeline": kube_utils.sanitize_label_value(snapshot.pipeline_configuration.name),
-        "step_name": kube_utils.sanitize_label_value(step_name),
-    }
-    pod = build_pod_manifest(
-        pod_name=None,
-        image_name=image,
-        command=StepEntrypointConfiguration.get_entrypoint_command(),
-        args=StepEntrypointConfiguration.get_entrypoint_arguments(
-            step_name=step_name, snapshot_id=PLACEHOLDER_SNAPSHOT_ID
-        ),
-        env={},
-        privileged=settings.privileged,
-        pod_settings=pod_settings,
-        service_account_name=settings.step_pod_service_account_name
-        or settings.service_account_name,
-        termination_grace_period_seconds=settings.pod_stop_grace_period,
-        labels=labels,
-    )
-    retry = step.config.retry
-    job = build_job_manifest(
-        job_name=kube_utils.sanitize_label(
-            f"{settings.job_name_prefix or ''}-dryrun-{step_name}-"
-            f"{snapshot.pipeline_configuration.name}"
-        ),
-        pod_template=pod_template_manifest_from_pod(pod),
-        backoff_limit=(retry.max_retries if retry else 0) + settings.backoff_limit_margin,
-        ttl_seconds_after_finished=settings.ttl_seconds_after_finished,
-        active_deadline_seconds=settings.active_deadline_seconds,
-        labels=labels,
-        annotations={"zenml.io/step_name": step_name},
-    )
-    document: dict[str, Any] = ApiClient().sanitize_for_serialization(job)
-    document["metadata"]["namespace"] = orchestrator.config.kubernetes_namespace
-    return document
-
-
-def seldon_documents(config: RunConfig, stack: Any) -> dict[str, dict[str, Any]]:
-    """The SeldonDeployment each environment gets, from the backend's own resource functions."""
-    from mlcicd.serving.kubernetes.backend import kubernetes_serving_backend
-    from mlcicd.serving.kubernetes.manifests import ServedModel, single_predictor
-
-    class _Offline:
-        """Never called: the documents are built, not applied."""
-
-        def __getattr__(self, name: str) -> Any:
-            raise AssertionError(f"the dry run must not call the Kubernetes API ({name})")
-
-    serving = kubernetes_serving_backend(config, stack, api=_Offline())
-    model = ServedModel(
-        config.model_name,
-        EXAMPLE_MODEL_VERSION,
-        f"models:/{config.model_name}/{EXAMPLE_MODEL_VERSION}",
-    )
-    return {
-        backend.target.deployment_name: single_predictor(backend.target, model)
-        for backend in serving.backends.values()
-    }
-
-
 def _masked_spec(spec: dict[str, Any]) -> dict[str, Any]:
     masked = dict(spec)
     masked["secrets"] = [
@@ -362,8 +238,8 @@ def _dry_run_in_store(
             stack=stack,
             run_configuration=PipelineRunConfiguration(steps=options.steps),
         )
-        images = _predicted_images(stack, snapshot)
-        result.files.extend(_image_files(stack, snapshot, out_dir / name))
+        images = predicted_images(stack, snapshot)
+        result.files.extend(image_files(stack, snapshot, out_dir / name))
         steps_summary: dict[str, Any] = {}
         for step_name in snapshot.step_configurations:
             image = images.get(f"{step_name}.orchestrator") or images["orchestrator"]

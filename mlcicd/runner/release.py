@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from mlcicd.config import RunConfig
-from mlcicd.release.approvals import ApprovalError, exclusive, require_approved
+from mlcicd.release.approvals import ApprovalError, require_approved
+from mlcicd.release.locks import exclusive
 from mlcicd.runner.pipeline_run import new_run_name, run_pipeline, step_output
 from mlcicd.stack.active import activate_stack, active_tracking_uri
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from mlcicd.errors import MlCicdError
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 
 
-class ServingError(RuntimeError):
+class ServingError(MlCicdError, RuntimeError):
     """A model server could not be started, verified or stopped."""
 
 

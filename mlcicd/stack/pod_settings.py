@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlcicd.config import REPO_ROOT, KubernetesConfig, RunConfig
+from mlcicd.config import KubernetesConfig, RunConfig
 from mlcicd.errors import PipelineInputError
+from mlcicd.paths import REPO_ROOT
 
 if TYPE_CHECKING:
     from zenml.config import DockerSettings

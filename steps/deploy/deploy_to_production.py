@@ -15,6 +15,11 @@ from mlcicd.release.production import ACTIONS, deploy_version_to_production
 from mlcicd.release.smoke_test import SmokeResult
 
 
+def _progress(message: str) -> None:
+    """Progress lines on stdout: a console release job shows this command output as progress."""
+    print(f"[production] {message}", flush=True)  # noqa: T201
+
+
 @step(experiment_tracker=True)
 def deploy_to_production(
     config: RunConfig, version: str, actor: str, action: str = "promote", reason: str = ""
@@ -32,6 +37,7 @@ def deploy_to_production(
             "rollback" if action == "rollback" else "promote",
             reason,
             results,
+            say=_progress,
         )
     finally:
         if results:

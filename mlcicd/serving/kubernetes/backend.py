@@ -12,11 +12,13 @@ pipelines, run.py and the console the same five calls the local backend has:
 - status maps the SeldonDeployment's `.status` to EndpointStatus; stop deletes the resource;
   restart rolls the pods of the recorded document; logs says which kubectl command shows them
   (the logs live in the cluster, this process has none to show).
+
+Which deployment serves which environment is resolved in `environments`; reading stored
+documents back (the served model, re-apply, restart) is in `documents`.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -30,17 +32,15 @@ import requests
 from mlcicd.config import RunConfig
 from mlcicd.serving.contract import EndpointState, EndpointStatus, ModelRef, ServingError
 from mlcicd.serving.kubernetes.client import CustomObjectsApiLike, SeldonKubernetesBackend
-from mlcicd.serving.kubernetes.manifests import (
-    GRAPH_NODE_NAME,
-    LABEL_PREFIX,
-    MAX_DEPLOYMENT_NAME_LENGTH,
-    REQUEST_LOG_PATH,
-    STABLE,
-    ServedModel,
-    dns_label,
-    external_url,
-    single_predictor,
+from mlcicd.serving.kubernetes.documents import (
+    RESTARTED_AT,
+    clean_for_reapply,
+    restarted,
+    served_model,
 )
+from mlcicd.serving.kubernetes.environments import environment_backends
+from mlcicd.serving.kubernetes.manifests import REQUEST_LOG_PATH, single_predictor
+from mlcicd.serving.kubernetes.targets import GRAPH_NODE_NAME, STABLE, ServedModel, external_url
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 
 if TYPE_CHECKING:
@@ -51,15 +51,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ENVIRONMENTS = ("staging", "production")
 AVAILABLE = "Available"
 FAILED = "Failed"
-RESTARTED_AT = f"{LABEL_PREFIX}/restarted-at"
 # Consecutive metadata answers naming the new version before the smoke test starts: requests are
 # balanced over the pods, so a few in a row make an old pod still in rotation unlikely.
 SERVED_CONFIRMATIONS = 3
-# Server-owned metadata that must not be sent back when a stored document is re-applied.
-_SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields")
 
 
 @dataclass
@@ -74,51 +70,6 @@ class KubernetesEndpointState(EndpointState):
     def url(self) -> str:
         """The prediction endpoint through the Istio/Ambassador ingress."""
         return self.prediction_url
-
-
-def deployment_name(config: RunConfig, environment: str) -> str:
-    """`<prefix>-<environment>`; the prefix defaults to the model name as a DNS label."""
-    prefix = config.kubernetes.serving.deployment_prefix or dns_label(
-        config.model_name, MAX_DEPLOYMENT_NAME_LENGTH - len("-production")
-    )
-    return f"{prefix}-{environment}"
-
-
-def serving_image(config: RunConfig, registry_uri: str | None) -> str:
-    """The configured image, else `<stack registry>/<image_repository>:<image_tag>`."""
-    serving = config.kubernetes.serving
-    if serving.image:
-        return serving.image
-    if not registry_uri:
-        raise ServingError(
-            "the stack has no container registry to take the serving image from; set "
-            "kubernetes.serving.image in the environment config"
-        )
-    return f"{registry_uri.rstrip('/')}/{serving.image_repository}:{serving.image_tag}"
-
-
-def _clean_for_reapply(document: dict[str, Any]) -> dict[str, Any]:
-    """A stored document as it can be applied again: no status, no server-owned metadata."""
-    body = copy.deepcopy(document)
-    body.pop("status", None)
-    metadata = body.setdefault("metadata", {})
-    for key in _SERVER_FIELDS:
-        metadata.pop(key, None)
-    return body
-
-
-def _served_model(document: dict[str, Any]) -> ModelRef | None:
-    """The model the stable predictor serves, read back from its graph parameters."""
-    for predictor in (document.get("spec") or {}).get("predictors") or []:
-        if predictor.get("name") != STABLE:
-            continue
-        params = {
-            p.get("name"): str(p.get("value"))
-            for p in (predictor.get("graph") or {}).get("parameters") or []
-        }
-        if {"model_name", "model_version", "model_uri"} <= params.keys():
-            return ModelRef(params["model_name"], params["model_version"], params["model_uri"])
-    return None
 
 
 class SeldonKubernetesServing:
@@ -157,25 +108,9 @@ class SeldonKubernetesServing:
         The kubeconfig is read once (for the first environment) unless `api` is given.
         """
         serving = config.kubernetes.serving
-        image = serving_image(config, registry_uri)
-        backends: dict[str, SeldonKubernetesBackend] = {}
-        for environment in ENVIRONMENTS:
-            try:
-                backend = SeldonKubernetesBackend.from_zenml_deployer_config(
-                    deployer_config,
-                    image,
-                    tracking_uri,
-                    deployment_name=deployment_name(config, environment),
-                    api=api,
-                    service_account=serving.service_account,
-                    resources=serving.resources,
-                    replicas=serving.replicas,
-                    max_rows=config.deployment.max_rows,
-                )
-            except ValueError as exc:
-                raise ServingError(f"cannot serve {environment} on Kubernetes: {exc}") from None
-            api = backend.api
-            backends[environment] = backend
+        backends = environment_backends(
+            config, deployer_config, tracking_uri, registry_uri, api=api
+        )
         kwargs.setdefault("ready_timeout", serving.ready_timeout_seconds)
         kwargs.setdefault("poll_interval", serving.poll_interval_seconds)
         return cls(backends, kubernetes_context=deployer_config.kubernetes_context, **kwargs)
@@ -192,7 +127,7 @@ class SeldonKubernetesServing:
         self, environment: str, backend: SeldonKubernetesBackend, document: dict[str, Any]
     ) -> KubernetesEndpointState:
         target = backend.target
-        model = _served_model(document) or ModelRef("?", "?", "?")
+        model = served_model(document) or ModelRef("?", "?", "?")
         parsed = urlparse(target.base_url)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         metadata = document.get("metadata") or {}
@@ -296,8 +231,8 @@ class SeldonKubernetesServing:
                 backend.delete(name)
                 logger.warning("deleted %s: nothing served before the failed deployment", name)
                 return
-            backend.apply(_clean_for_reapply(previous))
-            model = _served_model(previous)
+            backend.apply(clean_for_reapply(previous))
+            model = served_model(previous)
             if model is not None:
                 self._wait_available(backend, model.version)
             logger.warning("rolled %s back to the document that served before", name)
@@ -373,19 +308,13 @@ class SeldonKubernetesServing:
                 f"'{backend.target.deployment_name}' does not exist in namespace "
                 f"'{backend.namespace}' (stopped or never deployed); deploy a version again"
             )
-        model = _served_model(document)
+        model = served_model(document)
         if model is None:
             raise ServingError(
                 f"SeldonDeployment '{backend.target.deployment_name}' was not written by this "
                 "project (no stable predictor with model parameters); refusing to restart it"
             )
-        body = _clean_for_reapply(document)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        body["metadata"].setdefault("annotations", {})[RESTARTED_AT] = now
-        for predictor in body["spec"]["predictors"]:
-            for component in predictor.get("componentSpecs") or []:
-                meta = component.setdefault("metadata", {})
-                meta.setdefault("annotations", {})[RESTARTED_AT] = now
+        body = restarted(document, datetime.now(UTC).isoformat(timespec="seconds"))
         backend.apply(body)
         self._wait_available(backend, model.version)
         return self._state(environment, backend, backend.get() or body)

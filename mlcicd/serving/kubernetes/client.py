@@ -18,16 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from mlcicd.serving.kubernetes.manifests import (
-    API_GROUP,
-    API_VERSION,
-    DEFAULT_RESOURCES,
-    KIND,
-    LABEL_PREFIX,
-    PLURAL,
-    SeldonTarget,
-    external_url,
-)
+from mlcicd.serving.kubernetes.manifests import API_GROUP, API_VERSION, KIND, LABEL_PREFIX, PLURAL
+from mlcicd.serving.kubernetes.targets import DEFAULT_RESOURCES, SeldonTarget, external_url
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
 
 if TYPE_CHECKING:

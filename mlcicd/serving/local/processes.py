@@ -115,7 +115,7 @@ class LocalSeldonBackend:
         path = self._state_file(state.environment)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(state), indent=2))
-        os.replace(tmp, path)
+        tmp.replace(path)
 
     # -- processes -----------------------------------------------------------------------------
     def is_running(self, state: EndpointState) -> bool:

@@ -12,28 +12,35 @@ failed load would stop gunicorn with an opaque "Worker failed to boot" (or, with
 `seldon.io/rest-timeout`, a worker killed and restarted forever). Loading in the background lets
 the worker answer at once: `/health/status` is 503 while loading, 503 naming the error after a
 failed load, and 200 once the model is ready; predictions before then are 503 too.
+
+The JSON request log is written by `request_log`; the Flask error handlers seldon registers for
+this class, and the error reasons, are in `error_handlers`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import math
 import re
 import threading
 import time
 import warnings
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint
 from seldon_core.flask_utils import SeldonMicroserviceException
 from seldon_core.utils import getenv_as_bool
-from werkzeug.exceptions import HTTPException
 
+from mlcicd.serving.server.error_handlers import (
+    BAD_DATA,
+    ERROR_HANDLERS,
+    INTERNAL_ERROR,
+    LOAD_FAILED,
+    NOT_READY,
+)
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
+from mlcicd.serving.server.request_log import open_request_log, request_log_line
 from mlcicd.serving.server.request_parsing import (
     FeatureSpec,
     ParsedRequest,
@@ -45,16 +52,7 @@ from mlcicd.serving.server.request_parsing import (
 
 logger = logging.getLogger(__name__)
 
-REQUEST_LOG_MAX_BYTES = 50 * 1024 * 1024
-REQUEST_LOG_BACKUPS = 5
-LOGGED_RAW_REQUEST_CHARS = 2000
-BAD_DATA = "MICROSERVICE_BAD_DATA"
-NOT_READY = "MODEL_NOT_READY"
-LOAD_FAILED = "MODEL_LOAD_FAILED"
-INTERNAL_ERROR = "MICROSERVICE_INTERNAL_ERROR"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
-_request_loggers: dict[str, logging.Logger] = {}
-_request_loggers_lock = threading.Lock()
 
 
 class SeldonModelServer:
@@ -93,7 +91,7 @@ class SeldonModelServer:
     @property
     def model_error_handler(self) -> Blueprint:
         """Proper 4xx for HTTP and decoding errors that seldon 1.19 would render as 500."""
-        return _ERROR_HANDLERS
+        return ERROR_HANDLERS
 
     def init_metadata(self) -> dict[str, Any]:
         """Name and version at `/api/v1.0/metadata`, known before the model has loaded.
@@ -115,7 +113,7 @@ class SeldonModelServer:
             self._state, self._load_error = "loading", ""
         try:  # opened now, so requests refused while loading are logged too
             if self.request_log and self._request_logger is None:
-                self._request_logger = _request_logger(self.request_log)
+                self._request_logger = open_request_log(self.request_log)
         except Exception as error:
             logger.exception("cannot open the request log %s", self.request_log)
             with self._lock:
@@ -133,7 +131,7 @@ class SeldonModelServer:
             raise ValueError("the model_uri parameter is empty; nothing to serve")
         request_logger = self._request_logger
         if self.request_log and request_logger is None:
-            request_logger = _request_logger(self.request_log)
+            request_logger = open_request_log(self.request_log)
         import mlflow.pyfunc  # heavy (and torch with the model): only in the serving process
 
         pyfunc = mlflow.pyfunc.load_model(self.model_uri)
@@ -266,20 +264,18 @@ class SeldonModelServer:
         if self._request_logger is None:
             return
         try:
-            entry: dict[str, Any] = {
-                "timestamp": datetime.now(UTC).isoformat(),
-                "model_name": self.model_name,
-                "model_version": self.model_version,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000.0, 3),
-                "records": parsed.records if parsed is not None else None,
-                "predictions": labels,
-                "probabilities": probabilities,
-                "error": error,
-            }
-            if parsed is None:
-                entry["request"] = _loggable_request(payload)
-            self._request_logger.info(json.dumps(entry, allow_nan=False, default=str))
+            line = request_log_line(
+                model_name=self.model_name,
+                model_version=self.model_version,
+                started=started,
+                status=status,
+                parsed=parsed,
+                payload=payload,
+                labels=labels,
+                probabilities=probabilities,
+                error=error,
+            )
+            self._request_logger.info(line)
         except Exception:
             logger.exception("could not write the request log entry")
 
@@ -339,66 +335,3 @@ def _predict(model: Any, parsed: ParsedRequest) -> tuple[list[str], list[float]]
     if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities):
         raise RuntimeError("model returned a probability outside [0, 1]")
     return labels, probabilities
-
-
-def _loggable_request(payload: Any) -> str:
-    """A bounded text copy of a bad request, whatever it contains."""
-    try:
-        if isinstance(payload, (bytes, bytearray)):
-            text = bytes(payload[:LOGGED_RAW_REQUEST_CHARS]).decode("utf-8", errors="replace")
-        elif isinstance(payload, str):
-            text = payload
-        else:
-            text = json.dumps(payload, default=str)
-    except Exception:  # e.g. nesting deeper than json.dumps recurses
-        text = f"<unprintable {type(payload).__name__}>"
-    return text[:LOGGED_RAW_REQUEST_CHARS]
-
-
-def _request_logger(path: str) -> logging.Logger:
-    """One non-propagating rotating JSONL logger per path and process (created after fork)."""
-    with _request_loggers_lock:
-        if path in _request_loggers:
-            return _request_loggers[path]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=REQUEST_LOG_MAX_BYTES, backupCount=REQUEST_LOG_BACKUPS, encoding="utf-8"
-        )
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        request_logger = logging.getLogger(f"{__name__}.requests.{len(_request_loggers)}")
-        request_logger.handlers.clear()
-        request_logger.addHandler(handler)
-        request_logger.setLevel(logging.INFO)
-        request_logger.propagate = False
-        _request_loggers[path] = request_logger
-        return request_logger
-
-
-def _error_response(message: str, status: int, reason: str) -> Response:
-    body = SeldonMicroserviceException(message, status_code=status, reason=reason).to_dict()
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-_ERROR_HANDLERS = Blueprint("seldon_model_server_errors", __name__)
-
-
-@_ERROR_HANDLERS.app_errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response:
-    """404/405/415... keep their status; seldon's catch-all would turn them into 500."""
-    status = error.code or 500
-    reason = BAD_DATA if status < 500 else INTERNAL_ERROR
-    return _error_response(f"{status} {error.name}: {error.description}", status, reason)
-
-
-@_ERROR_HANDLERS.app_errorhandler(ValueError)
-@_ERROR_HANDLERS.app_errorhandler(RecursionError)
-def _undecodable_request(error: Exception) -> Response:
-    """Raised by seldon's own request decoding (a `json=` form field, multipart parts).
-
-    predict_raw and health_status_raw turn their own exceptions into SeldonMicroserviceException,
-    so a bare ValueError/RecursionError reaching Flask comes from decoding the client's bytes.
-    """
-    logger.warning("undecodable request: %s: %s", type(error).__name__, error)
-    return _error_response(f"request could not be decoded: {error}", 400, BAD_DATA)

@@ -1,0 +1,54 @@
+"""Where the training and golden data come from and what their columns mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from mlcicd.config.base import StrictModel, repo_relative
+
+
+class DataFileConfig(StrictModel):
+    """One data file and the rows to skip before its records start."""
+
+    path: str
+    skip_rows: int = Field(0, ge=0)
+
+    def resolved(self) -> Path:
+        """Absolute path; relative paths are relative to the repository root."""
+        return repo_relative(Path(self.path).expanduser())
+
+
+class CsvOptions(StrictModel):
+    """How to parse CSV files (ignored for Parquet)."""
+
+    header: bool = True
+    separator: str = ","
+    skip_initial_space: bool = True
+    na_values: list[str] = Field(default_factory=list)
+
+
+class DataConfig(StrictModel):
+    """Where the data comes from and what its columns mean."""
+
+    format: Literal["csv", "parquet"] = "csv"
+    train: DataFileConfig
+    golden: DataFileConfig
+    csv: CsvOptions = CsvOptions()
+    schema_path: str = Field(alias="schema")
+    label: str
+    positive_class: str
+    label_aliases: dict[str, str] = Field(default_factory=dict)
+    sensitive_features: list[str] = Field(default_factory=list)
+    exclude_features: list[str] = Field(default_factory=list)
+    validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    sample_rows: int | None = Field(None, ge=10)
+
+    # `schema` is the YAML key; the field is schema_path so it does not shadow BaseModel.schema
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def schema_file(self) -> Path:
+        """Absolute path of the declared schema file."""
+        return repo_relative(Path(self.schema_path))

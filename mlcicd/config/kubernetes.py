@@ -1,0 +1,144 @@
+"""What the gpu-k8s stack's pods get: GPUs, resources, the step image, Seldon serving.
+
+Ignored on stacks without a Kubernetes orchestrator; validated everywhere so a typo is caught
+before a cluster sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mlcicd.config.base import StrictModel
+
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+
+
+def _check_resources(resources: dict[str, dict[str, str]], key: str) -> None:
+    unknown = set(resources) - {"requests", "limits"}
+    if unknown:
+        raise ValueError(f"{key} may only hold 'requests' and 'limits', got {sorted(unknown)}")
+    for kind, values in resources.items():
+        for name, quantity in values.items():
+            if not re.match(_QUANTITY, str(quantity)):
+                raise ValueError(
+                    f"{key}.{kind}.{name}: {quantity!r} is not a Kubernetes quantity "
+                    "(e.g. '500m', '4', '16Gi')"
+                )
+
+
+class TolerationConfig(StrictModel):
+    """A Kubernetes toleration, so GPU pods may land on tainted GPU nodes."""
+
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = "NoSchedule"
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> TolerationConfig:
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError(f"toleration '{self.key}': operator Exists takes no value")
+        if self.operator == "Equal" and self.value is None:
+            raise ValueError(f"toleration '{self.key}': operator Equal needs a value")
+        return self
+
+
+class GpuConfig(StrictModel):
+    """GPUs for the steps that train, requested through the orchestrator's pod settings.
+
+    ZenML 0.98's Kubernetes orchestrator ignores ResourceSettings(gpu_count=...), so this is the
+    only way a step pod gets a GPU. count 0 runs every step on CPU nodes.
+    """
+
+    count: int = Field(1, ge=0)
+    resource_name: str = "nvidia.com/gpu"
+    steps: list[str] = Field(default_factory=lambda: ["train_model"])
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"}
+    )
+    tolerations: list[TolerationConfig] = Field(
+        default_factory=lambda: [TolerationConfig(key="nvidia.com/gpu")]
+    )
+
+
+class KubernetesImageConfig(StrictModel):
+    """The step image: ZenML builds it on a parent image with the locked requirements."""
+
+    # Built first (by the stack's image builder) as the parent image; relative to the repo root.
+    parent_dockerfile: str | None = "stacks/kubernetes/Dockerfile.cuda"
+    # A prebuilt CUDA + Python 3.12 image instead of parent_dockerfile (exactly one of the two).
+    parent_image: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_parent(self) -> KubernetesImageConfig:
+        if (self.parent_dockerfile is None) == (self.parent_image is None):
+            raise ValueError(
+                "kubernetes.image needs exactly one of 'parent_dockerfile' and 'parent_image'"
+            )
+        return self
+
+
+class KubernetesServingConfig(StrictModel):
+    """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`."""
+
+    # Repository in the stack's container registry, and a pinned tag (never 'latest').
+    image_repository: str = "ml-cicd-seldon-server"
+    image_tag: str = "0.1.0"
+    # Full reference instead of <registry>/<image_repository>:<image_tag>.
+    image: str | None = None
+    deployment_prefix: str | None = None  # default: the model name as a DNS label
+    replicas: int = Field(1, ge=1)
+    service_account: str | None = None
+    resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "500m", "memory": "1Gi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        }
+    )
+    ready_timeout_seconds: float = Field(600.0, gt=0.0)
+    poll_interval_seconds: float = Field(5.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _valid_resources(self) -> KubernetesServingConfig:
+        _check_resources(self.resources, "kubernetes.serving.resources")
+        if self.image_tag == "latest":
+            raise ValueError("kubernetes.serving.image_tag must be pinned, not 'latest'")
+        return self
+
+
+class KubernetesConfig(StrictModel):
+    """What the gpu-k8s stack's pods get; ignored on stacks without a Kubernetes orchestrator."""
+
+    gpu: GpuConfig = GpuConfig()
+    gpu_step_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "4", "memory": "16Gi"},
+            "limits": {"memory": "16Gi"},
+        }
+    )
+    step_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "1", "memory": "4Gi"},
+            "limits": {"memory": "8Gi"},
+        }
+    )
+    image: KubernetesImageConfig = KubernetesImageConfig()
+    serving: KubernetesServingConfig = KubernetesServingConfig()
+
+    @model_validator(mode="after")
+    def _valid_resources(self) -> KubernetesConfig:
+        _check_resources(self.gpu_step_resources, "kubernetes.gpu_step_resources")
+        _check_resources(self.step_resources, "kubernetes.step_resources")
+        gpu_name = self.gpu.resource_name
+        for key, spec in (
+            ("gpu_step_resources", self.gpu_step_resources),
+            ("step_resources", self.step_resources),
+        ):
+            if any(gpu_name in values for values in spec.values()):
+                raise ValueError(
+                    f"kubernetes.{key} must not name {gpu_name}: set kubernetes.gpu.count"
+                )
+        return self

@@ -1,0 +1,87 @@
+"""The model server's request log: one JSON line per request, appended to a rotating file.
+
+Each line names the model version, the HTTP status, the latency, the number of records and the
+predictions or the error; a request refused before it was parsed keeps a bounded copy of what
+was sent. One non-propagating logger per path and process, created after seldon forks workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlcicd.serving.server.request_parsing import ParsedRequest
+
+REQUEST_LOG_MAX_BYTES = 50 * 1024 * 1024
+REQUEST_LOG_BACKUPS = 5
+LOGGED_RAW_REQUEST_CHARS = 2000
+_request_loggers: dict[str, logging.Logger] = {}
+_request_loggers_lock = threading.Lock()
+
+
+def request_log_line(
+    *,
+    model_name: str,
+    model_version: str,
+    started: float,
+    status: int,
+    parsed: ParsedRequest | None,
+    payload: Any,
+    labels: list[str] | None = None,
+    probabilities: list[float] | None = None,
+    error: str | None = None,
+) -> str:
+    """The JSON line of one request; `started` is its `time.perf_counter()` at arrival."""
+    entry: dict[str, Any] = {
+        "timestamp": datetime.now(UTC).isoformat(),
+        "model_name": model_name,
+        "model_version": model_version,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000.0, 3),
+        "records": parsed.records if parsed is not None else None,
+        "predictions": labels,
+        "probabilities": probabilities,
+        "error": error,
+    }
+    if parsed is None:
+        entry["request"] = loggable_request(payload)
+    return json.dumps(entry, allow_nan=False, default=str)
+
+
+def loggable_request(payload: Any) -> str:
+    """A bounded text copy of a bad request, whatever it contains."""
+    try:
+        if isinstance(payload, (bytes, bytearray)):
+            text = bytes(payload[:LOGGED_RAW_REQUEST_CHARS]).decode("utf-8", errors="replace")
+        elif isinstance(payload, str):
+            text = payload
+        else:
+            text = json.dumps(payload, default=str)
+    except Exception:  # e.g. nesting deeper than json.dumps recurses
+        text = f"<unprintable {type(payload).__name__}>"
+    return text[:LOGGED_RAW_REQUEST_CHARS]
+
+
+def open_request_log(path: str) -> logging.Logger:
+    """One non-propagating rotating JSONL logger per path and process (created after fork)."""
+    with _request_loggers_lock:
+        if path in _request_loggers:
+            return _request_loggers[path]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=REQUEST_LOG_MAX_BYTES, backupCount=REQUEST_LOG_BACKUPS, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger(f"{__name__}.requests.{len(_request_loggers)}")
+        logger.handlers.clear()
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        _request_loggers[path] = logger
+        return logger
