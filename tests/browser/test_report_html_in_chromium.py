@@ -8,28 +8,18 @@ browser test would let a report that fetches something from the network slip thr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from mlcicd.reporting.formatting import format_metric, verdict_text
 from mlcicd.reporting.html import render_html
-from mlcicd.reporting.markdown import format_metric, verdict_text
 from mlcicd.reporting.model import EvaluationReport
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "evaluation_report.json"
 SCREENSHOT = REPO_ROOT / "test-artifacts" / "report.png"
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def test_report_renders_offline_in_chromium(tmp_path, capsys) -> None:

@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, SERVING_PORTS
-
-APPTEST_MODEL = "console-apptest"
-PASSWORDS = {"alice": "correct horse battery", "bob": "staple battery horse"}
+from tests.helpers.console import APPTEST_MODEL, PASSWORDS
+from tests.helpers.session import REPO_ROOT, SERVING_PORTS
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,11 @@ import pytest
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from mlcicd.release.approvals import decide, read_events
-from mlcicd.reporting.markdown import format_metric, metric_label
-from tests.console.conftest import APPTEST_MODEL, PASSWORDS
-from tests.unit.test_approvals import register_by_hand
+from mlcicd.release.approvals import decide
+from mlcicd.release.audit import read_events
+from mlcicd.reporting.formatting import format_metric, metric_label
+from tests.helpers.console import APPTEST_MODEL, PASSWORDS
+from tests.helpers.registry import register_by_hand
 
 APP = str(Path(__file__).resolve().parents[2] / "console" / "app.py")
 

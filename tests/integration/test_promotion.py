@@ -8,7 +8,8 @@ import requests
 from mlflow import MlflowClient
 
 from mlcicd.cli import main as run
-from mlcicd.release.approvals import decide, live_version_at, read_events
+from mlcicd.release.approvals import decide
+from mlcicd.release.audit import live_version_at, read_events
 from mlcicd.release.smoke_test import row_payload
 from mlcicd.runner.reports import load_report
 

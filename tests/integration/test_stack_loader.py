@@ -32,13 +32,33 @@ def test_project_flavors_are_registered_once(zenml_client) -> None:
     assert register_project_flavors(zenml_client) == []
 
 
+def test_a_store_holding_the_flavor_source_from_before_the_move_is_repaired(zenml_client) -> None:
+    """Stores registered before the library move name `stacks.seldon.local_deployer...`."""
+    from zenml.models import FlavorUpdate
+
+    from mlcicd.stack.loader import register_project_flavors
+
+    flavor = zenml_client.get_flavor_by_name_and_type(
+        "local-seldon", StackComponentType.MODEL_DEPLOYER
+    )
+    old_source = "stacks.seldon.local_deployer.LocalSeldonModelDeployerFlavor"
+    zenml_client.zen_store.update_flavor(flavor.id, FlavorUpdate(source=old_source))
+    assert zenml_client.get_flavor(flavor.id).source == old_source
+    assert register_project_flavors(zenml_client) == ["local-seldon"]
+    repaired = zenml_client.get_flavor(flavor.id)
+    assert repaired.source == "mlcicd.serving.local.deployer.LocalSeldonModelDeployerFlavor"
+    assert ensure_stack("local").stack_created is False
+    deployer = zenml_client.active_stack.model_deployer
+    assert type(deployer).__module__ == "mlcicd.serving.local.deployer"
+
+
 def test_the_local_deployer_refuses_a_non_loopback_host() -> None:
     from pydantic import ValidationError
 
     from mlcicd.serving.local.deployer import LocalSeldonModelDeployerConfig
 
     with pytest.raises(ValidationError, match="host must be a loopback address"):
-        LocalSeldonModelDeployerConfig(serving_root="/tmp/x", host="0.0.0.0")
+        LocalSeldonModelDeployerConfig(serving_root="/tmp/x", host="0.0.0.0")  # noqa: S104 - the refusal is the test
 
 
 def test_changed_config_updates_the_component(zenml_client, monkeypatch, tmp_path) -> None:

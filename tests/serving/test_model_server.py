@@ -17,9 +17,7 @@ from seldon_core.flask_utils import SeldonMicroserviceException
 from mlcicd.serving.server.model_server import SeldonModelServer
 from mlcicd.serving.server.protocol import LIVENESS_PATH, PREDICTIONS_PATH, READINESS_PATH
 from mlcicd.serving.server.request_parsing import FeatureSpec
-from tests.serving.conftest import MAX_ROWS, MODEL_NAME, start_seldon_server
-
-pytestmark = pytest.mark.slow
+from tests.helpers.serving import MAX_ROWS, MODEL_NAME, start_seldon_server
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 

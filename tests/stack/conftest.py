@@ -8,50 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import SESSION_DIR
-
-CONTEXT = "gpu-cluster"
-# The dummy values docs/gpu-k8s.md shows for a dry run; tests/fixtures/k8s/*.yaml expect them.
-GPU_K8S_ENV = {
-    "GPU_K8S_CONTEXT": CONTEXT,
-    "GPU_K8S_NAMESPACE": "ml-pipelines",
-    "GPU_K8S_SERVICE_ACCOUNT": "zenml-runner",
-    "GPU_K8S_ARTIFACT_PATH": "s3://ml-cicd-artifacts/zenml",
-    "GPU_K8S_S3_ENDPOINT_URL": "http://minio.minio.svc.cluster.local:9000",
-    "GPU_K8S_S3_ACCESS_KEY_ID": "dummy-access-key",
-    "GPU_K8S_S3_SECRET_ACCESS_KEY": "dummy-secret-key",
-    "GPU_K8S_REGISTRY": "registry.example.com/ml-cicd",
-    "GPU_K8S_REGISTRY_SECRET": "registry-push",
-    "GPU_K8S_MLFLOW_TRACKING_URI": "https://mlflow.example.com",
-    "GPU_K8S_MLFLOW_USERNAME": "ci",
-    "GPU_K8S_MLFLOW_PASSWORD": "dummy-password",
-    "GPU_K8S_SERVING_NAMESPACE": "ml-serving",
-    "GPU_K8S_SELDON_BASE_URL": "https://models.example.com",
-    "GPU_K8S_SERVING_SECRET": "model-storage",
-}
-
-
-def write_kubeconfig(path: Path, context: str = CONTEXT) -> Path:
-    """A kubeconfig with one context; nothing listens on its server address."""
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-                "users": [{"name": "u", "user": {"token": "dummy"}}],
-                "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
-                "current-context": context,
-            }
-        )
-    )
-    return path
+from tests.helpers.kubernetes import GPU_K8S_ENV, write_kubeconfig
+from tests.helpers.session import SESSION_DIR
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from zenml.enums import StackComponentType
 
 from mlcicd.errors import PipelineInputError
 from mlcicd.stack.loader import ensure_stack, load_stack_spec, sync_secrets
-from tests.stack.conftest import GPU_K8S_ENV, write_kubeconfig
+from tests.helpers.kubernetes import GPU_K8S_ENV, write_kubeconfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 K8S_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "k8s"

@@ -18,14 +18,11 @@ import requests
 
 from mlcicd.config import load_config
 from mlcicd.serving.contract import ModelRef, ServingError
-from mlcicd.serving.kubernetes.backend import (
-    KubernetesEndpointState,
-    SeldonKubernetesServing,
-    _served_model,
-)
+from mlcicd.serving.kubernetes.backend import KubernetesEndpointState, SeldonKubernetesServing
+from mlcicd.serving.kubernetes.documents import served_model
 from mlcicd.serving.kubernetes.manifests import PLURAL
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
-from tests.stack.test_seldon_kubernetes import FakeCustomObjectsApi, deployer_config
+from tests.helpers.kubernetes import FakeCustomObjectsApi, deployer_config
 
 NAME = "adult-income-classifier-staging"
 KEY = ("ml-serving", PLURAL, NAME)
@@ -81,7 +78,7 @@ def ingress(api: OperatorApi) -> Iterator[str]:
             parts = self.path.split("/")
             key = (parts[2], PLURAL, parts[3]) if len(parts) > 3 else None
             document = api.objects.get(key) if key else None
-            model = _served_model(document) if document else None
+            model = served_model(document) if document else None
             status = 200 if model and self.path.endswith(PREDICTIONS_PATH) else 404
             body = json.dumps({"meta": {"tags": {"model_version": model.version if model else ""}}})
             self.send_response(status)
@@ -94,7 +91,7 @@ def ingress(api: OperatorApi) -> Iterator[str]:
             parts = self.path.split("/")
             key = (parts[2], PLURAL, parts[3]) if len(parts) > 3 else None
             document = api.objects.get(key) if key else None
-            model = _served_model(document) if document else None
+            model = served_model(document) if document else None
             version = api.pods_serve or (model.version if model else "")
             found = model is not None and self.path.endswith("/api/v1.0/metadata/model")
             body = json.dumps({"name": model.name if model else "", "versions": [version]})
@@ -180,7 +177,7 @@ def test_a_failed_verify_re_applies_the_previous_document(serving, api):
     serving.deploy("staging", ref("3"), http_verify("3", []))
     with pytest.raises(AssertionError, match="served version 4, expected 5"):
         serving.deploy("staging", ref("4"), http_verify("5", []))
-    assert _served_model(api.objects[KEY]) == ref("3")
+    assert served_model(api.objects[KEY]) == ref("3")
     assert [c[0] for c in api.calls].count("replace") == 2  # the attempt, then the rollback
     status = serving.status("staging")
     assert status.healthy and status.state.model_version == "3"
@@ -193,7 +190,7 @@ def test_available_pods_still_serving_the_old_version_fail_and_roll_back(serving
     with pytest.raises(ServingError, match=r"did not serve version 4 .*versions \['3'\]"):
         serving.deploy("staging", ref("4"), http_verify("4", verified))
     assert verified == []  # the smoke test never ran against the old pods
-    assert _served_model(api.objects[KEY]) == ref("3")
+    assert served_model(api.objects[KEY]) == ref("3")
 
 
 def test_a_failed_first_deployment_is_removed(serving, api):
@@ -210,7 +207,7 @@ def test_an_operator_failure_names_the_deployment_and_its_message(serving, api):
     with pytest.raises(ServingError, match=f"'{NAME}' in namespace 'ml-serving' failed: ImagePull"):
         serving.deploy("staging", ref("4"), called.append)
     assert called == []  # never verified
-    assert _served_model(api.objects[KEY]) == ref("3")  # rolled back
+    assert served_model(api.objects[KEY]) == ref("3")  # rolled back
 
 
 def test_a_deployment_that_never_becomes_available_times_out(serving, api):

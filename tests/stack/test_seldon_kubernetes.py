@@ -18,23 +18,25 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from mlcicd.serving.kubernetes.client import SeldonKubernetesBackend
 from mlcicd.serving.kubernetes.manifests import (
     API_GROUP,
     API_VERSION,
     PLURAL,
-    SeldonTarget,
-    ServedModel,
     canary,
-    dns_label,
-    external_url,
-    label_value,
     shadow,
     single_predictor,
 )
+from mlcicd.serving.kubernetes.targets import (
+    SeldonTarget,
+    ServedModel,
+    dns_label,
+    external_url,
+    label_value,
+)
 from mlcicd.serving.server.protocol import LIVENESS_PATH, MODEL_SERVER_CLASS, READINESS_PATH
+from tests.helpers.kubernetes import FakeCustomObjectsApi, api_error, deployer_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "seldon"
@@ -243,81 +245,6 @@ def test_candidate_replicas_are_validated():
 # (3) the backend against an in-memory Kubernetes API
 
 
-def api_error(status: int, reason: str, message: str) -> ApiException:
-    exc = ApiException(status=status, reason=reason)
-    exc.body = json.dumps(
-        {
-            "kind": "Status",
-            "status": "Failure",
-            "message": message,
-            "reason": reason,
-            "code": status,
-        }
-    )
-    return exc
-
-
-class FakeCustomObjectsApi:
-    """Keeps objects per (namespace, plural, name), bumps resourceVersion, records every call."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.calls: list[tuple[Any, ...]] = []
-        self.failures: dict[str, list[ApiException]] = {}
-        self._version = 0
-
-    def fail_next(self, method: str, exc: ApiException) -> None:
-        self.failures.setdefault(method, []).append(exc)
-
-    def _enter(self, method: str, *call: Any) -> None:
-        self.calls.append((method, *call))
-        if self.failures.get(method):
-            raise self.failures[method].pop(0)
-
-    def _not_found(self, name: str) -> ApiException:
-        return api_error(404, "Not Found", f'seldondeployments "{name}" not found')
-
-    def _stamp(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._version += 1
-        stored = copy.deepcopy(body)
-        stored["metadata"]["resourceVersion"] = str(self._version)
-        return stored
-
-    def get_namespaced_custom_object(self, group, version, namespace, plural, name):
-        self._enter("get", group, version, namespace, plural, name)
-        key = (namespace, plural, name)
-        if key not in self.objects:
-            raise self._not_found(name)
-        return copy.deepcopy(self.objects[key])
-
-    def create_namespaced_custom_object(self, group, version, namespace, plural, body):
-        self._enter("create", group, version, namespace, plural, copy.deepcopy(body))
-        key = (namespace, plural, body["metadata"]["name"])
-        if key in self.objects:
-            raise api_error(409, "Conflict", "already exists")
-        self.objects[key] = self._stamp(body)
-        return copy.deepcopy(self.objects[key])
-
-    def replace_namespaced_custom_object(self, group, version, namespace, plural, name, body):
-        self._enter("replace", group, version, namespace, plural, name, copy.deepcopy(body))
-        key = (namespace, plural, name)
-        if key not in self.objects:
-            raise self._not_found(name)
-        current = self.objects[key]["metadata"]["resourceVersion"]
-        if body["metadata"].get("resourceVersion") != current:
-            raise api_error(409, "Conflict", "the object has been modified")
-        self.objects[key] = self._stamp(body)
-        return copy.deepcopy(self.objects[key])
-
-    def delete_namespaced_custom_object(self, group, version, namespace, plural, name):
-        self._enter("delete", group, version, namespace, plural, name)
-        key = (namespace, plural, name)
-        if key not in self.objects:
-            raise self._not_found(name)
-        del self.objects[key]
-        return {"kind": "Status", "status": "Success"}
-
-
 WHERE = (API_GROUP, API_VERSION, "ml-serving", PLURAL)
 
 
@@ -481,22 +408,6 @@ def test_status_reads_the_operator_status(api, backend):
 
 # --------------------------------------------------------------------------------------------
 # (4) configuration from ZenML's Seldon model deployer
-
-
-def deployer_config(**overrides: Any):
-    from zenml.integrations.seldon.flavors.seldon_model_deployer_flavor import (
-        SeldonModelDeployerConfig,
-    )
-
-    values: dict[str, Any] = {
-        "kubernetes_context": "gpu-cluster",
-        "kubernetes_namespace": "ml-serving",
-        "base_url": "http://seldon.example.com",
-        "secret": None,
-        "kubernetes_secret_name": "mlflow-s3-credentials",
-    }
-    values.update(overrides)
-    return SeldonModelDeployerConfig(**values)
 
 
 def test_from_zenml_deployer_config_builds_the_target(api, monkeypatch):

@@ -9,53 +9,23 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from mlcicd.registry.versions import move_alias
-from mlcicd.release import approvals
+from mlcicd.release import audit
 from mlcicd.release.approvals import (
     AlreadyDecided,
     ApprovalError,
-    AuditEvent,
     GatesFailed,
     NotApproved,
     StaleReport,
     decide,
-    live_version_at,
     pending_candidates,
-    read_events,
     require_approved,
 )
-from mlcicd.reporting.model import EvaluationReport
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def register_by_hand(
-    client: MlflowClient, name: str, fixture: str = "evaluation_report.json", alias: str = "staging"
-) -> tuple[str, EvaluationReport]:
-    """A registered version carrying a stored report and its sha256 tag, like register_model."""
-    report = EvaluationReport.model_validate_json((FIXTURES / fixture).read_text())
-    mlflow.set_tracking_uri(client.tracking_uri)
-    with mlflow.start_run() as run:
-        mlflow.log_text(report.model_dump_json(indent=2), "evaluation/report.json")
-    try:
-        client.get_registered_model(name)
-    except Exception:
-        client.create_registered_model(name)
-    version = client.create_model_version(
-        name,
-        source=f"{run.info.artifact_uri}/evaluation",
-        run_id=run.info.run_id,
-        tags={"mlflow_run_id": run.info.run_id, "evaluation_report_sha256": report.sha256()},
-    )
-    if alias:
-        move_alias(client, name, alias, str(version.version))
-    return str(version.version), report
+from mlcicd.release.audit import AuditEvent, live_version_at, read_events
+from tests.helpers.registry import register_by_hand
 
 
 @pytest.fixture
@@ -228,9 +198,9 @@ def test_live_version_at_answers_from_promotions_and_rollbacks() -> None:
 
 def test_the_audit_log_is_append_only_and_survives_a_cut_line(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ML_CICD_HOME", str(tmp_path))
-    approvals.append_event(AuditEvent("approved", "m", "1", "a", "2026-01-01T00:00:00+00:00"))
-    with approvals.audit_log_path().open("a") as handle:
+    audit.append_event(AuditEvent("approved", "m", "1", "a", "2026-01-01T00:00:00+00:00"))
+    with audit.audit_log_path().open("a") as handle:
         handle.write('{"event": "promoted", "model_na')  # a crash mid-write
-    approvals.append_event(AuditEvent("rejected", "m", "2", "b", "2026-01-01T00:00:01+00:00"))
+    audit.append_event(AuditEvent("rejected", "m", "2", "b", "2026-01-01T00:00:01+00:00"))
     assert [e.event for e in read_events("m")] == ["approved", "rejected"]
-    assert approvals.audit_log_path() == tmp_path.resolve() / "audit" / "events.jsonl"
+    assert audit.audit_log_path() == tmp_path.resolve() / "audit" / "events.jsonl"

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from mlcicd.config import ConfigError, load_config, load_schema
+from mlcicd.config import ConfigError, available_configs, load_config, load_schema
+from mlcicd.paths import CONFIG_DIR
 
 
 def test_local_config_loads_with_its_schema() -> None:
@@ -79,3 +80,132 @@ def test_schema_rejects_duplicates_and_bad_domains(tmp_path: Path) -> None:
     path.write_text("name: s\ncolumns:\n  - {name: c, dtype: categorical}\n")
     with pytest.raises(ConfigError, match="needs a non-empty 'values'"):
         load_schema(path)
+
+
+# --- extends: an overlay deep-merged over its base -------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def base_file(tmp_path: Path) -> Path:
+    """A complete, valid config (a copy of configs/local.yaml) to extend, in tmp_path/bases/."""
+    return _write(tmp_path / "bases" / "common.yaml", (CONFIG_DIR / "local.yaml").read_text())
+
+
+def test_overlay_overrides_one_nested_key_and_keeps_its_siblings(
+    tmp_path: Path, base_file: Path
+) -> None:
+    overlay = _write(
+        tmp_path / "overlay.yaml",
+        "extends: bases/common.yaml\ngates:\n  fairness:\n    min_group_size: 50\n",
+    )
+    base, _ = load_config(str(base_file))
+    config, _ = load_config(str(overlay))
+    assert config.gates.fairness.min_group_size == 50
+    assert config.gates.fairness.max_demographic_parity_difference == (
+        base.gates.fairness.max_demographic_parity_difference
+    )
+    expected = base.model_dump()
+    expected["gates"]["fairness"]["min_group_size"] = 50
+    assert config.model_dump() == expected
+
+
+def test_overlay_replaces_lists_instead_of_merging_them(tmp_path: Path, base_file: Path) -> None:
+    overlay = _write(
+        tmp_path / "overlay.yaml",
+        "extends: bases/common.yaml\n"
+        "data: {sensitive_features: [sex]}\n"
+        "model: {torch_mlp: {hidden_units: [16]}}\n",
+    )
+    base, _ = load_config(str(base_file))
+    assert base.data.sensitive_features == ["sex", "race"]
+    config, _ = load_config(str(overlay))
+    assert config.data.sensitive_features == ["sex"]
+    assert config.model.torch_mlp.hidden_units == [16]
+    assert config.data.exclude_features == base.data.exclude_features
+
+
+def test_extends_chains_and_the_nearest_file_wins(tmp_path: Path, base_file: Path) -> None:
+    _write(tmp_path / "middle.yaml", "extends: bases/common.yaml\nseed: 1\nenvironment: middle\n")
+    top = _write(tmp_path / "top.yaml", "extends: middle.yaml\nseed: 2\n")
+    config, _ = load_config(str(top))
+    assert (config.seed, config.environment) == (2, "middle")
+
+
+def test_extends_by_name_reads_configs_dir(tmp_path: Path) -> None:
+    overlay = _write(tmp_path / "overlay.yaml", "extends: local\nseed: 7\n")
+    config, _ = load_config(str(overlay))
+    local, _ = load_config("local")
+    assert config.seed == 7
+    assert config.model_dump() == local.model_copy(update={"seed": 7}).model_dump()
+
+
+def test_missing_base_names_the_file_and_the_extends_key(tmp_path: Path) -> None:
+    overlay = _write(tmp_path / "overlay.yaml", "extends: bases/missing.yaml\nseed: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(overlay))
+    message = str(err.value)
+    assert str(overlay) in message
+    assert "'extends: bases/missing.yaml'" in message
+    assert str(tmp_path / "bases" / "missing.yaml") in message
+    assert "does not exist" in message and "remove the key" in message
+
+
+def test_extends_must_be_a_name_or_path(tmp_path: Path) -> None:
+    overlay = _write(tmp_path / "overlay.yaml", "extends: [a.yaml, b.yaml]\n")
+    with pytest.raises(ConfigError, match=r"overlay.yaml: 'extends' is \['a.yaml', 'b.yaml'\]"):
+        load_config(str(overlay))
+
+
+def test_extends_cycle_is_an_error_listing_the_files(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.yaml", "extends: b.yaml\nseed: 1\n")
+    second = _write(tmp_path / "b.yaml", "extends: a.yaml\nseed: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(first))
+    message = str(err.value)
+    assert "cycle" in message and "'extends: a.yaml'" in message
+    assert f"{first.resolve()} -> {second.resolve()} -> {first.resolve()}" in message
+    assert f"(a base of {first.resolve()})" in message
+
+    itself = _write(tmp_path / "self.yaml", "extends: self.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(str(itself))
+
+
+def test_invalid_key_in_a_merged_config_names_the_users_file_and_the_key(
+    tmp_path: Path, base_file: Path
+) -> None:
+    overlay = _write(
+        tmp_path / "overlay.yaml",
+        "extends: bases/common.yaml\ngates: {fairness: {min_group_size: 0}}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(str(overlay))
+    message = str(err.value)
+    assert message.startswith(f"invalid configuration in {overlay} (extends {base_file.resolve()})")
+    assert "gates.fairness.min_group_size" in message
+    assert "extends" not in message.split("\n", 1)[1]
+
+
+def test_staging_and_production_extend_the_shared_gpu_k8s_base() -> None:
+    staging, _ = load_config("staging")
+    production, _ = load_config("production")
+    assert (staging.environment, production.environment) == ("staging", "production")
+    assert staging.stack == production.stack == "gpu-k8s"
+    assert staging.kubernetes.gpu == production.kubernetes.gpu
+    assert staging.kubernetes.gpu.count == 1
+    assert (staging.rollout.strategy, production.rollout.strategy) == ("direct", "canary")
+    assert (
+        production.gates.thresholds.minimums["roc_auc"]
+        > staging.gates.thresholds.minimums["roc_auc"]
+    )
+    assert (staging.kubernetes.serving.replicas, production.kubernetes.serving.replicas) == (1, 2)
+    # the base is a shared part, not an environment
+    assert (CONFIG_DIR / "base" / "gpu-k8s.yaml").is_file()
+    assert {"staging", "production"} <= set(available_configs())
+    assert "gpu-k8s" not in available_configs()

@@ -40,7 +40,7 @@ def test_a_live_process_without_exit_code_is_running(home: Path) -> None:
 
 
 def test_a_vanished_process_is_interrupted_and_blocks_nothing(home: Path) -> None:
-    gone = subprocess.Popen(["true"])
+    gone = subprocess.Popen(["/bin/true"])
     ticks = process_start_ticks(gone.pid)
     gone.wait()
     _job_folder("b-gone", gone.pid, ticks)

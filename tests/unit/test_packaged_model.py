@@ -5,23 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcicd.config import TorchMLPConfig, load_config
-from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
 from mlcicd.registry.versions import log_packaged_model
-from mlcicd.training.fit import fit_packaged_model
-
-
-@pytest.fixture(scope="module")
-def packaged(adult_frames, tmp_path_factory):
-    config, schema = load_config("local")
-    raw = config.model_dump(mode="json", by_alias=True)
-    raw["model"]["torch_mlp"] = TorchMLPConfig(hidden_units=[16], max_epochs=2).model_dump()
-    raw["training"]["checkpoint_dir"] = str(tmp_path_factory.mktemp("ckpt"))
-    config = type(config).model_validate(raw)
-    train, validation = split_train_validation(adult_frames[0].head(2000), config.data, seed=0)
-    pre = fit_preprocessor(train, config.data, schema)
-    model, _ = fit_packaged_model(train, validation, pre, config, schema, "fp")
-    return model
 
 
 def test_pyfunc_round_trip_predicts_identically(packaged, adult_frames, tmp_path: Path) -> None:

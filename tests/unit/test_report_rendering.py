@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from mlcicd.reporting.html import render_html
-from mlcicd.reporting.markdown import (
+from mlcicd.reporting.formatting import (
     format_metric,
     format_ms,
     format_rows_per_second,
     metric_label,
-    render_markdown,
     verdict_text,
 )
+from mlcicd.reporting.html import render_html
+from mlcicd.reporting.markdown import render_markdown
 from mlcicd.reporting.model import ChampionInfo, EvaluationReport, GateResult, ModelScores
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

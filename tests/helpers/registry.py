@@ -1,0 +1,36 @@
+"""Versions registered by hand: a stored report and its sha256 tag, as register_model leaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+from mlcicd.registry.versions import move_alias
+from mlcicd.reporting.model import EvaluationReport
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def register_by_hand(
+    client: MlflowClient, name: str, fixture: str = "evaluation_report.json", alias: str = "staging"
+) -> tuple[str, EvaluationReport]:
+    """A registered version carrying a stored report and its sha256 tag, like register_model."""
+    report = EvaluationReport.model_validate_json((FIXTURES / fixture).read_text())
+    mlflow.set_tracking_uri(client.tracking_uri)
+    with mlflow.start_run() as run:
+        mlflow.log_text(report.model_dump_json(indent=2), "evaluation/report.json")
+    try:
+        client.get_registered_model(name)
+    except Exception:
+        client.create_registered_model(name)
+    version = client.create_model_version(
+        name,
+        source=f"{run.info.artifact_uri}/evaluation",
+        run_id=run.info.run_id,
+        tags={"mlflow_run_id": run.info.run_id, "evaluation_report_sha256": report.sha256()},
+    )
+    if alias:
+        move_alias(client, name, alias, str(version.version))
+    return str(version.version), report
