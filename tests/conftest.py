@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers.configs import csv_data_overrides, deep_merge, fast_overrides, local_config
+from mlcicd.config.loader import deep_merge
+from tests.helpers.configs import csv_data_overrides, fast_overrides, local_config
 from tests.helpers.session import REPO_ROOT, SERVING_PORTS, SESSION_DIR, stop_model_servers
 
 # Folder -> markers, so `-m "not slow"` really skips pipelines, servers and the browser.

@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlcicd.config import RunConfig
 from mlcicd.registry.versions import move_alias
-from mlcicd.release.smoke_test import SmokeResult, smoke_verifier
+from mlcicd.release.smoke_test import SmokeResult, say_nothing, smoke_verifier
 from mlcicd.serving.contract import ModelRef, ServingBackend
 
 if TYPE_CHECKING:
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 Environment = Literal["staging", "production"]
 ALIAS_OF = {"staging": "staging", "production": "champion"}
-
-
-def _quiet(_message: str) -> None:
-    """Default progress sink: say nothing."""
 
 
 def serve_verified_version(
@@ -37,7 +33,7 @@ def serve_verified_version(
     rows: pd.DataFrame,
     version: str,
     results: list[SmokeResult],
-    say: Callable[[str], None] = _quiet,
+    say: Callable[[str], None] = say_nothing,
 ) -> dict[str, str]:
     """Deploy `version` behind the smoke test, move the environment's alias, tag the version.
 

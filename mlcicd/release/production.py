@@ -14,7 +14,7 @@ from mlcicd.registry.versions import version_by_alias
 from mlcicd.release.approvals import clean_reason, require_approved
 from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.release.deploy import serve_verified_version
-from mlcicd.release.smoke_test import SmokeResult
+from mlcicd.release.smoke_test import SmokeResult, say_nothing
 from mlcicd.serving.backends import serving_backend
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ _START_EVENT = {"promote": "promotion_started", "rollback": "rollback_started"}
 _FAILED_EVENT = {"promote": "promotion_failed", "rollback": "rollback_failed"}
 
 
-def _quiet(_message: str) -> None:
-    """Default progress sink: say nothing."""
-
-
 def deploy_version_to_production(
     client: MlflowClient,
     config: RunConfig,
@@ -39,7 +35,7 @@ def deploy_version_to_production(
     action: Action = "promote",
     reason: str = "",
     results: list[SmokeResult] | None = None,
-    say: Callable[[str], None] = _quiet,
+    say: Callable[[str], None] = say_nothing,
 ) -> dict[str, str]:
     """Deploy `version` to production after re-checking its approval; move `champion` last.
 

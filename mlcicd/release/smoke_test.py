@@ -150,8 +150,8 @@ def run_smoke_test(
     )
 
 
-def _quiet(_message: str) -> None:
-    pass
+def say_nothing(_message: str) -> None:
+    """The default progress sink of every release function: silent."""
 
 
 def smoke_verifier(
@@ -164,7 +164,7 @@ def smoke_verifier(
     tolerance: float,
     max_rows: int,
     results: list[SmokeResult],
-    say: Callable[[str], None] = _quiet,
+    say: Callable[[str], None] = say_nothing,
 ) -> Callable[[str], None]:
     """The `verify` a serving backend calls on a candidate endpoint: raises to reject it.
 

@@ -309,12 +309,15 @@ def ensure_stack(name: str, activate: bool = True, allow_local_store: bool = Fal
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
+    from mlcicd.serving.local.deployer import refresh_service_records
+
     spec = load_stack_spec(name)
     if requires_remote_server(spec) and not allow_local_store:
         require_remote_store(name)
     client = Client()
     sync = StackSync(name=name)
     register_project_flavors(client)
+    refresh_service_records(client)  # records written before a move of the deployer's module
     sync_secrets(client, spec, sync)
     wanted: dict[Any, list[str]] = {}
     for type_name, comps in spec["components"].items():

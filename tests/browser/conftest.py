@@ -16,8 +16,9 @@ import pytest
 import requests
 import yaml
 
+from mlcicd.config.loader import deep_merge
 from tests.helpers.browser import E2E_MODEL, PASSWORD, REVIEWER, ReleaseEnv
-from tests.helpers.configs import csv_data_overrides, deep_merge, fast_overrides, local_config
+from tests.helpers.configs import csv_data_overrides, fast_overrides, local_config
 from tests.helpers.session import REPO_ROOT, SESSION_DIR
 
 

@@ -10,17 +10,6 @@ import yaml
 from tests.helpers.session import REPO_ROOT, SERVING_PORTS
 
 
-def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else in `overrides` replaces."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def local_config() -> dict[str, Any]:
     """configs/local.yaml as a mapping."""
     raw: dict[str, Any] = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())

@@ -52,6 +52,47 @@ def test_a_store_holding_the_flavor_source_from_before_the_move_is_repaired(zenm
     assert type(deployer).__module__ == "mlcicd.serving.local.deployer"
 
 
+def test_service_records_from_before_the_move_are_rebuilt(zenml_client, tmp_path) -> None:
+    """A record naming `stacks.seldon.local_deployer.LocalSeldonService` cannot be loaded back."""
+    from zenml.enums import ServiceState
+    from zenml.services.service import BaseService
+
+    from mlcicd.serving.local.deployer import (
+        LOCAL_SELDON_SERVICE,
+        LocalSeldonServiceConfig,
+        refresh_service_records,
+    )
+
+    config = LocalSeldonServiceConfig(
+        name="moved-staging",
+        service_name="moved-staging",
+        model_name="moved",
+        model_version="3",
+        environment="staging",
+        model_uri="models:/moved/3",
+        serving_root=str(tmp_path),
+        host="127.0.0.1",
+        ports={"staging": 1, "production": 2},
+        tracking_uri="sqlite:///unused.db",
+    )
+    old = zenml_client.create_service(config=config, service_type=LOCAL_SELDON_SERVICE)
+    zenml_client.update_service(
+        id=old.id,
+        service_source="stacks.seldon.local_deployer.LocalSeldonService",
+        admin_state=ServiceState.ACTIVE,
+    )
+    with pytest.raises(ModuleNotFoundError):
+        BaseService.from_model(zenml_client.get_service(old.id))
+    (fresh,) = refresh_service_records(zenml_client)
+    with pytest.raises(KeyError):
+        zenml_client.get_service(old.id)
+    service = BaseService.from_model(zenml_client.get_service(fresh))
+    assert type(service).__module__ == "mlcicd.serving.local.deployer"
+    assert service.config.model_version == "3"
+    assert refresh_service_records(zenml_client) == []
+    zenml_client.delete_service(fresh)
+
+
 def test_the_local_deployer_refuses_a_non_loopback_host() -> None:
     from pydantic import ValidationError
 

@@ -269,21 +269,7 @@ class LocalSeldonModelDeployer(BaseModelDeployer):
         client = Client()
         for old in self._services_of(state.environment):
             client.delete_service(old.uuid)
-        response = client.create_service(config=config, service_type=LOCAL_SELDON_SERVICE)
-        service = LocalSeldonService(
-            uuid=response.id, config=config, admin_state=ServiceState.ACTIVE
-        )
-        service.update_status()
-        client.update_service(
-            id=service.uuid,
-            name=config.service_name,
-            service_source=service.model_dump().get("type"),
-            admin_state=service.admin_state,
-            status=service.status.model_dump(),
-            prediction_url=service.get_prediction_url(),
-            health_check_url=service.get_healthcheck_url(),
-        )
-        return service.uuid
+        return _create_record(client, config, ServiceState.ACTIVE)
 
     # -- ZenML's model deployer interface (`zenml model-deployer models ...`, deploy_model) ----
     def perform_deploy_model(
@@ -379,3 +365,40 @@ LocalSeldonModelDeployer.FLAVOR = LocalSeldonModelDeployerFlavor
 def as_local_deployer(component: Any) -> LocalSeldonModelDeployer | None:
     """The component as a local-seldon deployer, or None when it is another kind."""
     return component if isinstance(component, LocalSeldonModelDeployer) else None
+
+
+def refresh_service_records(client: Client) -> list[UUID]:
+    """Re-create service records written under an older module path of these classes.
+
+    ZenML stores each service with the import path of its class and config (`service_source`,
+    `config.type`). A store written before the code moved names classes that no longer exist and
+    cannot be read back, which breaks every later deployment; the record is rebuilt with the same
+    settings under the current paths. The model servers themselves are not touched.
+    """
+    current = f"{LocalSeldonService.__module__}.{LocalSeldonService.__qualname__}"
+    replaced = []
+    for record in client.list_services(flavor=FLAVOR_NAME, size=1000).items:
+        if record.service_source == current:
+            continue
+        settings = {k: v for k, v in (record.config or {}).items() if k != "type"}
+        config = LocalSeldonServiceConfig.model_validate(settings)
+        client.delete_service(record.id)  # first: ZenML refuses two records of one config
+        replaced.append(_create_record(client, config, record.admin_state or ServiceState.ACTIVE))
+    return replaced
+
+
+def _create_record(client: Client, config: LocalSeldonServiceConfig, state: ServiceState) -> UUID:
+    """One ZenML service record for a deployment, with its status and URLs as they are now."""
+    response = client.create_service(config=config, service_type=LOCAL_SELDON_SERVICE)
+    service = LocalSeldonService(uuid=response.id, config=config, admin_state=state)
+    service.update_status()
+    client.update_service(
+        id=service.uuid,
+        name=config.service_name,
+        service_source=service.model_dump().get("type"),
+        admin_state=service.admin_state,
+        status=service.status.model_dump(),
+        prediction_url=service.get_prediction_url(),
+        health_check_url=service.get_healthcheck_url(),
+    )
+    return service.uuid
