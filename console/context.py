@@ -42,17 +42,14 @@ class ConsoleContext:
 @st.cache_resource(show_spinner="Connecting to the ZenML stack and the MLflow registry ...")
 def context() -> ConsoleContext:
     """Load the config named by ML_CICD_CONFIG (default: local) and activate its stack, once."""
-    from mlcicd.config import load_config
-    from mlcicd.paths import prepare_environment
-    from mlcicd.stack.active import activate_stack, active_tracking_uri
+    from mlcicd.stack.active import active_tracking_uri, open_environment
 
     config_ref = os.environ.get(ENV_CONFIG, "local")
-    config, _ = load_config(config_ref)
-    prepare_environment()
     stack_arg = os.environ.get(ENV_STACK) or None
-    stack = stack_arg or config.stack
-    activate_stack(stack)
-    return ConsoleContext(config, config_ref, stack, stack_arg, active_tracking_uri())
+    environment = open_environment(config_ref, stack_arg, activate=True)
+    return ConsoleContext(
+        environment.config, config_ref, environment.stack, stack_arg, active_tracking_uri()
+    )
 
 
 @st.cache_resource

@@ -6,11 +6,39 @@ reads the active stack before the CLI has chosen it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from mlcicd.config import RunConfig
+from mlcicd.config import DataSchema, RunConfig
 from mlcicd.errors import PipelineInputError
 from mlcicd.paths import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A loaded environment config, its schema, and the stack it runs on."""
+
+    config: RunConfig
+    schema: DataSchema
+    stack: str
+
+
+def open_environment(
+    config_ref: str, stack: str | None = None, *, activate: bool = False
+) -> Environment:
+    """What every entry point does first (CLI command, console): load, prepare, pick the stack.
+
+    `stack` overrides the config's own; with `activate` the stack is registered and activated.
+    """
+    from mlcicd.config import load_config
+    from mlcicd.paths import prepare_environment
+
+    config, schema = load_config(config_ref)
+    prepare_environment()
+    environment = Environment(config, schema, stack or config.stack)
+    if activate:
+        activate_stack(environment.stack)
+    return environment
 
 
 def activate_stack(stack_name: str) -> None:
