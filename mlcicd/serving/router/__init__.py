@@ -1,0 +1,1 @@
+"""The local traffic router: one process per environment splitting traffic across variants."""
