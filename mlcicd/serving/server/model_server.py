@@ -14,7 +14,8 @@ the worker answer at once: `/health/status` is 503 while loading, 503 naming the
 failed load, and 200 once the model is ready; predictions before then are 503 too.
 
 The JSON request log is written by `request_log`; the Flask error handlers seldon registers for
-this class, and the error reasons, are in `error_handlers`.
+this class, and the error reasons, are in `error_handlers`; the Prometheus metrics served at
+`/metrics` (requests by status, latency, predicted probabilities) are in `metrics`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from mlcicd.serving.server.error_handlers import (
     LOAD_FAILED,
     NOT_READY,
 )
+from mlcicd.serving.server.metrics import ServerMetrics
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
 from mlcicd.serving.server.request_log import open_request_log, request_log_line
 from mlcicd.serving.server.request_parsing import (
@@ -86,12 +88,20 @@ class SeldonModelServer:
         self._model: Any = None
         self._features: list[FeatureSpec] = []
         self._request_logger: logging.Logger | None = None
+        self.metrics = ServerMetrics(self.model_name, self.model_version)
+        self._blueprint: Blueprint | None = None
 
     # seldon-core registers this Flask blueprint on its app (see wrapper.get_rest_microservice).
     @property
     def model_error_handler(self) -> Blueprint:
-        """Proper 4xx for HTTP and decoding errors that seldon 1.19 would render as 500."""
-        return ERROR_HANDLERS
+        """Proper 4xx for HTTP and decoding errors that seldon 1.19 would render as 500.
+
+        Also this server's `/metrics` and the hooks that count every prediction request: seldon
+        registers only this one blueprint, so ERROR_HANDLERS is nested inside it.
+        """
+        if self._blueprint is None:
+            self._blueprint = self.metrics.blueprint(ERROR_HANDLERS)
+        return self._blueprint
 
     def init_metadata(self) -> dict[str, Any]:
         """Name and version at `/api/v1.0/metadata`, known before the model has loaded.
@@ -208,6 +218,7 @@ class SeldonModelServer:
             raise SeldonMicroserviceException(
                 message, status_code=500, reason=INTERNAL_ERROR
             ) from None
+        self.metrics.observe_probabilities(probabilities)
         meta = {"tags": self._tags()}
         if parsed.form == "data":
             rows = [[label, p] for label, p in zip(labels, probabilities, strict=True)]
