@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from mlcicd.config.base import StrictModel
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+_PROMETHEUS_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def _check_resources(resources: dict[str, dict[str, str]], key: str) -> None:
@@ -81,6 +82,44 @@ class KubernetesImageConfig(StrictModel):
         return self
 
 
+class PrometheusConfig(StrictModel):
+    """Where a rollout on Kubernetes reads each version's requests, errors, latency, predictions.
+
+    A Prometheus that scrapes the model pods' `/metrics` (port `http`). Its series carry the
+    server's own `model_name`/`model_version`; the two labels below are the scrape's, and tell
+    the environments apart (staging and production run the same versions in one namespace).
+    """
+
+    # None: no analysis source; a canary/blue-green/shadow rollout then refuses to start.
+    url: str | None = None
+    # Label naming the pod's namespace (the Prometheus Operator adds `namespace`); None: unused.
+    namespace_label: str | None = "namespace"
+    # Label naming the SeldonDeployment, from the pod label `seldon-deployment-id` (a PodMonitor's
+    # podTargetLabels makes it `seldon_deployment_id`); None: unused.
+    deployment_label: str | None = "seldon_deployment_id"
+    # More label matchers for every query, e.g. {job: model-pods}.
+    selectors: dict[str, str] = Field(default_factory=dict)
+    scrape_interval_seconds: float = Field(15.0, gt=0.0)
+    timeout_seconds: float = Field(5.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _valid(self) -> PrometheusConfig:
+        key = "kubernetes.serving.prometheus"
+        if self.url is not None and not re.match(r"^https?://[^/\s]+", self.url):
+            raise ValueError(
+                f"{key}.url must be http(s)://host[:port], e.g. "
+                f"http://prometheus-operated.monitoring.svc:9090, got {self.url!r}"
+            )
+        names = [self.namespace_label, self.deployment_label, *self.selectors]
+        for name in names:
+            if name is not None and not _PROMETHEUS_LABEL.match(name):
+                raise ValueError(
+                    f"{key}: {name!r} is not a Prometheus label name (letters, digits and '_', "
+                    "not starting with a digit)"
+                )
+        return self
+
+
 class KubernetesServingConfig(StrictModel):
     """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`."""
 
@@ -100,6 +139,7 @@ class KubernetesServingConfig(StrictModel):
     )
     ready_timeout_seconds: float = Field(600.0, gt=0.0)
     poll_interval_seconds: float = Field(5.0, gt=0.0)
+    prometheus: PrometheusConfig = PrometheusConfig()
 
     @model_validator(mode="after")
     def _valid_resources(self) -> KubernetesServingConfig:

@@ -9,12 +9,15 @@ pipelines, run.py and the console the same five calls the local backend has:
   version, call `verify(prediction URL through the ingress)`; when anything
   after the apply fails, re-apply the document that served before (or delete the new resource
   when nothing served before), then raise.
-- status maps the SeldonDeployment's `.status` to EndpointStatus; stop deletes the resource;
-  restart rolls the pods of the recorded document; logs says which kubectl command shows them
-  (the logs live in the cluster, this process has none to show).
+- status maps the SeldonDeployment's `.status` to EndpointStatus, one variant per predictor
+  (traffic.py); stop deletes the resource; restart rolls the pods of the recorded document;
+  logs says which kubectl command shows them (the logs live in the cluster, not here).
+- traffic gives the rollout engine the finer controls: versions side by side as predictors of
+  the same SeldonDeployment, and the weights between them (traffic.py).
 
 Which deployment serves which environment is resolved in `environments`; reading stored
-documents back (the served model, re-apply, restart) is in `documents`.
+documents back (re-apply, restart) is in `documents`, which predictor serves which version in
+which role in `variants`.
 """
 
 from __future__ import annotations
@@ -30,17 +33,15 @@ from urllib.parse import urlparse
 import requests
 
 from mlcicd.config import RunConfig
+from mlcicd.config.kubernetes import PrometheusConfig
 from mlcicd.serving.contract import EndpointState, EndpointStatus, ModelRef, ServingError
 from mlcicd.serving.kubernetes.client import CustomObjectsApiLike, SeldonKubernetesBackend
-from mlcicd.serving.kubernetes.documents import (
-    RESTARTED_AT,
-    clean_for_reapply,
-    restarted,
-    served_model,
-)
+from mlcicd.serving.kubernetes.documents import RESTARTED_AT, clean_for_reapply, restarted
 from mlcicd.serving.kubernetes.environments import environment_backends
 from mlcicd.serving.kubernetes.manifests import REQUEST_LOG_PATH, single_predictor
-from mlcicd.serving.kubernetes.targets import GRAPH_NODE_NAME, STABLE, ServedModel, external_url
+from mlcicd.serving.kubernetes.targets import GRAPH_NODE_NAME, ServedModel, external_url
+from mlcicd.serving.kubernetes.traffic import SeldonTraffic
+from mlcicd.serving.kubernetes.variants import ROLLOUT_ANNOTATION, stable_model
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class SeldonKubernetesServing:
         poll_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        prometheus: PrometheusConfig | None = None,
     ) -> None:
         self.backends = dict(backends)
         self.kubernetes_context = kubernetes_context
@@ -91,6 +93,8 @@ class SeldonKubernetesServing:
         self.poll_interval = poll_interval
         self._clock = clock
         self._sleep = sleep
+        self.prometheus = prometheus
+        self._traffic = SeldonTraffic(self)
 
     @classmethod
     def from_deployer_config(
@@ -113,6 +117,7 @@ class SeldonKubernetesServing:
         )
         kwargs.setdefault("ready_timeout", serving.ready_timeout_seconds)
         kwargs.setdefault("poll_interval", serving.poll_interval_seconds)
+        kwargs.setdefault("prometheus", serving.prometheus)
         return cls(backends, kubernetes_context=deployer_config.kubernetes_context, **kwargs)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -127,7 +132,7 @@ class SeldonKubernetesServing:
         self, environment: str, backend: SeldonKubernetesBackend, document: dict[str, Any]
     ) -> KubernetesEndpointState:
         target = backend.target
-        model = served_model(document) or ModelRef("?", "?", "?")
+        model = stable_model(document) or ModelRef("?", "?", "?")
         parsed = urlparse(target.base_url)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         metadata = document.get("metadata") or {}
@@ -169,7 +174,7 @@ class SeldonKubernetesServing:
         while True:
             status = backend.status(name)
             state, description = status["state"], status["description"]
-            served = status["versions"].get(STABLE)
+            served = status["stable_version"]
             if state == FAILED:
                 raise ServingError(
                     f"SeldonDeployment '{name}' in namespace '{backend.namespace}' failed: "
@@ -232,7 +237,7 @@ class SeldonKubernetesServing:
                 logger.warning("deleted %s: nothing served before the failed deployment", name)
                 return
             backend.apply(clean_for_reapply(previous))
-            model = served_model(previous)
+            model = stable_model(previous)
             if model is not None:
                 self._wait_available(backend, model.version)
             logger.warning("rolled %s back to the document that served before", name)
@@ -251,6 +256,10 @@ class SeldonKubernetesServing:
             raise ServingError(f"cannot deploy to {environment}: {exc}") from None
         previous = backend.get()
         document = single_predictor(backend.target, served)
+        annotations = ((previous or {}).get("metadata") or {}).get("annotations") or {}
+        record = annotations.get(ROLLOUT_ANNOTATION)
+        if record is not None:  # the last rollout stays visible (status, a re-run's recovery)
+            document["metadata"]["annotations"][ROLLOUT_ANNOTATION] = record
         backend.apply(document)
         try:
             self._wait_available(backend, served.model_version)
@@ -263,36 +272,12 @@ class SeldonKubernetesServing:
         return self._state(environment, backend, stored)
 
     def status(self, environment: str) -> EndpointStatus:
-        """Healthy when the operator says Available with all replicas up."""
-        backend = self._backend(environment)
-        document = backend.get()
-        target = backend.target
-        if document is None:
-            return EndpointStatus(
-                environment,
-                None,
-                False,
-                False,
-                f"nothing deployed (no SeldonDeployment '{target.deployment_name}' in "
-                f"namespace '{target.namespace}')",
-            )
-        status = backend.status()
-        state = self._state(environment, backend, document)
-        running = status["replicas_available"] > 0
-        healthy = (
-            status["state"] == AVAILABLE
-            and status["replicas"] > 0
-            and status["replicas_available"] >= status["replicas"]
-        )
-        if healthy:
-            detail = "healthy"
-        else:
-            detail = (
-                f"{status['state']}"
-                + (f": {status['description']}" if status["description"] else "")
-                + f" ({status['replicas_available']}/{status['replicas']} replicas available)"
-            )
-        return EndpointStatus(environment, state, running, healthy, detail)
+        """Healthy when the operator says Available with all replicas up; one variant each."""
+        return self._traffic.status(environment)
+
+    def traffic(self) -> SeldonTraffic:
+        """The rollout's controls over the same SeldonDeployments (traffic.py)."""
+        return self._traffic
 
     def stop(self, environment: str) -> bool:
         """Delete the environment's SeldonDeployment (a later deploy creates it again)."""
@@ -308,7 +293,7 @@ class SeldonKubernetesServing:
                 f"'{backend.target.deployment_name}' does not exist in namespace "
                 f"'{backend.namespace}' (stopped or never deployed); deploy a version again"
             )
-        model = served_model(document)
+        model = stable_model(document)
         if model is None:
             raise ServingError(
                 f"SeldonDeployment '{backend.target.deployment_name}' was not written by this "

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from mlcicd.serving.kubernetes.json_patch_api import JsonPatchingApi
 from mlcicd.serving.kubernetes.manifests import API_GROUP, API_VERSION, KIND, LABEL_PREFIX, PLURAL
 from mlcicd.serving.kubernetes.targets import DEFAULT_RESOURCES, SeldonTarget, external_url
+from mlcicd.serving.kubernetes.variants import stable_predictor
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ _HINTS = {
     401: "the Kubernetes credentials were rejected; check the kubeconfig context",
     403: (
         "the identity in use lacks RBAC permission on seldondeployments.machinelearning.seldon.io"
-        " in this namespace (get, create, update, delete)"
+        " in this namespace (get, create, update, patch, delete)"
     ),
     404: "is Seldon Core v1 installed (CRD seldondeployments.machinelearning.seldon.io)?",
     409: "the resource changed concurrently; re-run the deployment",
@@ -45,7 +47,7 @@ _HINTS = {
 
 
 class CustomObjectsApiLike(Protocol):
-    """The four calls of `kubernetes.client.CustomObjectsApi` this backend needs."""
+    """The five calls of `kubernetes.client.CustomObjectsApi` this backend needs."""
 
     def get_namespaced_custom_object(
         self, group: str, version: str, namespace: str, plural: str, name: str
@@ -66,6 +68,15 @@ class CustomObjectsApiLike(Protocol):
         self, group: str, version: str, namespace: str, plural: str, name: str
     ) -> Any:
         """Delete; ApiException(status=404) when it does not exist."""
+
+    def patch_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str, body: Any
+    ) -> Any:
+        """A list body is a JSON patch (RFC 6902), a mapping a merge patch (RFC 7386).
+
+        ApiException(status=404) when it does not exist, 422 when an op does not apply (a
+        failed `test`, a missing path) or the admission webhook refuses the result.
+        """
 
 
 def _api_message(exc: ApiException) -> str:
@@ -180,9 +191,7 @@ class SeldonKubernetesBackend:
         )
         if api is None:
             _load_kube_config(config.kubernetes_context)
-            from kubernetes import client as k8s_client
-
-            api = k8s_client.CustomObjectsApi()
+            api = JsonPatchingApi()
         return cls(api, target)
 
     def _get(self, name: str) -> dict[str, Any] | None:
@@ -262,11 +271,33 @@ class SeldonKubernetesBackend:
                 _raise_unreachable("apply", name, self.namespace, exc)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def patch(self, body: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+        """One PATCH of the target's deployment: a JSON patch (list of ops) or a merge patch.
+
+        No retry: a JSON patch guards itself with `test` ops, so a refusal means the document
+        changed (or the webhook refused the result) and the caller must re-read it.
+        """
+        name = self.target.deployment_name
+        try:
+            patched = self.api.patch_namespaced_custom_object(
+                API_GROUP, API_VERSION, self.namespace, PLURAL, name, body
+            )
+        except ApiException as exc:
+            _raise_api_error("patch", name, self.namespace, exc)
+        except HTTPError as exc:
+            _raise_unreachable("patch", name, self.namespace, exc)
+        logger.info("patched %s %s/%s", KIND, self.namespace, name)
+        return dict(patched)
+
     def status(self, name: str | None = None) -> dict[str, Any]:
         """The operator's `.status`, summed over its Deployments; 'absent' if missing."""
         name = name or self.target.deployment_name
+        return self.summary(self._get(name), name)
+
+    def summary(self, resource: dict[str, Any] | None, name: str | None = None) -> dict[str, Any]:
+        """`status()` of a document already read (one GET serves the status and its variants)."""
+        name = name or self.target.deployment_name
         url = external_url(dataclasses.replace(self.target, deployment_name=name))
-        resource = self._get(name)
         if resource is None:
             return {
                 "name": name,
@@ -277,6 +308,7 @@ class SeldonKubernetesBackend:
                 "replicas_available": 0,
                 "predictors": [],
                 "versions": {},
+                "stable_version": None,
                 "url": url,
             }
         status = resource.get("status") or {}
@@ -297,6 +329,7 @@ class SeldonKubernetesBackend:
             str(p.get("name")): (p.get("labels") or {}).get(f"{LABEL_PREFIX}/model-version")
             for p in (resource.get("spec") or {}).get("predictors") or []
         }
+        stable = stable_predictor(resource)
         return {
             "name": name,
             "namespace": self.namespace,
@@ -307,6 +340,7 @@ class SeldonKubernetesBackend:
             "replicas_available": sum(p["replicas_available"] for p in predictors),
             "predictors": predictors,
             "versions": versions,
+            "stable_version": stable.version if stable is not None else None,
             "url": url,
         }
 

@@ -111,6 +111,17 @@ def shadow(
     )
 
 
+def variant_predictor(
+    target: SeldonTarget, name: str, model: ServedModel, traffic: int = 0
+) -> dict[str, Any]:
+    """One more predictor beside what serves (a rollout's candidate), with no traffic yet.
+
+    Added to a stored document by a JSON patch (mlcicd/serving/kubernetes/traffic.py), so the
+    predictors already there, and their pods, are left exactly as they are.
+    """
+    return _predictor(target, name, model, traffic=traffic)
+
+
 def _require_distinct(stable: ServedModel, candidate: ServedModel) -> None:
     if (stable.model_uri, stable.model_version) == (candidate.model_uri, candidate.model_version):
         raise ValueError(
