@@ -42,8 +42,9 @@ from mlcicd.data.loading import data_fingerprint, load_datasets
 from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
 from mlcicd.registry.versions import log_packaged_model, register_version
 from mlcicd.release.smoke_test import _json_value, row_payload
-from mlcicd.serving.contract import EndpointState, ModelRef, ServingError
-from mlcicd.serving.local.processes import LocalSeldonBackend, free_port
+from mlcicd.serving.contract import ModelRef, ServingError
+from mlcicd.serving.local.backend import LocalSeldonBackend
+from mlcicd.serving.local.processes import free_port
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 from mlcicd.training.fit import fit_packaged_model
 
@@ -82,30 +83,6 @@ class Row:
     p95_ms: float
     p99_ms: float
     rows_per_s: float
-
-
-class _TrackedBackend(LocalSeldonBackend):
-    """The local backend, remembering every process it spawns.
-
-    `deploy` writes its state file only after the final server is verified, so an interrupt
-    during start-up would leave a server that `stop()` cannot find; this list can.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.spawned: list[EndpointState] = []
-
-    def _spawn(self, environment: str, model: ModelRef, port: int, tag: str) -> EndpointState:
-        state = super()._spawn(environment, model, port, tag)
-        self.spawned.append(state)
-        return state
-
-    def stop_all(self) -> None:
-        """Stop whatever is still running, however far `deploy` got."""
-        with contextlib.suppress(Exception):
-            self.stop(ENVIRONMENT)
-        for state in self.spawned:
-            self._terminate(state)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -166,9 +143,9 @@ def _train_and_register(tmp: Path) -> Setup:
     return Setup(tracking_uri, version, model, golden, config.deployment.max_rows)
 
 
-def _seldon_backend(tmp: Path, tracking_uri: str, max_rows: int) -> _TrackedBackend:
+def _seldon_backend(tmp: Path, tracking_uri: str, max_rows: int) -> LocalSeldonBackend:
     """A backend of its own: private root under `tmp`, a free port, nothing shared with `run.py`."""
-    return _TrackedBackend(
+    return LocalSeldonBackend(
         root=tmp / "serving",
         ports={ENVIRONMENT: free_port(HOST)},
         tracking_uri=tracking_uri,
@@ -400,7 +377,10 @@ def main() -> None:
         model_ref = ModelRef(MODEL_NAME, version, f"models:/{MODEL_NAME}/{version}")
         try:
             started = time.perf_counter()
-            state = backend.deploy(ENVIRONMENT, model_ref, verify=lambda url: None)
+            backend.deploy(ENVIRONMENT, model_ref, verify=lambda url: None)
+            record = backend.read_record(ENVIRONMENT)
+            assert record is not None and record.stable is not None
+            server_port = record.stable.port  # the model server itself, not its router
             print(f"seldon-core up in {time.perf_counter() - started:.1f} s", flush=True)
             started = time.perf_counter()
             with _mlflow_server(tmp, setup.tracking_uri, version) as mlflow_url:
@@ -409,7 +389,7 @@ def main() -> None:
                 servers = [
                     Server(
                         "seldon-core",
-                        f"http://{HOST}:{state.port}{PREDICTIONS_PATH}",
+                        f"http://{HOST}:{server_port}{PREDICTIONS_PATH}",
                         _seldon_body(names),
                         _seldon_probabilities,
                     ),
@@ -425,7 +405,7 @@ def main() -> None:
                 print(f"max |p_seldon - p_mlflow| over {AGREEMENT_ROWS} rows: {diff:.3g}")
                 results = _measure(servers, golden, args.requests, args.batch_requests)
         finally:
-            backend.stop_all()
+            backend.stop(ENVIRONMENT)  # the record lists every process it started
     print()
     print(f"command: {command}")
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}, label: {label}")

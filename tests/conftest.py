@@ -23,6 +23,7 @@ FOLDER_MARKERS = {
     "unit": ("unit",),
     "stack": ("stack",),
     "serving": ("serving", "slow"),
+    "rollout": ("rollout", "slow"),
     "integration": ("integration", "slow"),
     "console": ("console", "slow"),
     "browser": ("browser", "slow"),

@@ -36,9 +36,22 @@ for column, environment in zip(columns, ("staging", "production"), strict=True):
         st.metric("Serving version", f"v{state.model_version}", border=False)
         st.markdown(
             f"Health: **{health}**  \nEndpoint: `{state.url}`  \nStarted: {state.started_at}  \n"
-            f"Alias `{alias}`: v{holders.get(alias, '-')}  \n"
-            f"Traffic: 100 % to v{state.model_version} (no canary running)"
+            f"Alias `{alias}`: v{holders.get(alias, '-')}"
         )
+        split = [
+            {"version": v.version, "role": v.role, "traffic %": v.traffic_percent,
+             "healthy": v.healthy}
+            for v in status.variants
+        ]  # fmt: skip
+        if split:
+            st.dataframe(pd.DataFrame(split), hide_index=True)
+        rollout = status.rollout or {}
+        if rollout:
+            st.caption(
+                f"Last rollout: {rollout.get('strategy')} of v{rollout.get('candidate')} "
+                f"(stable v{rollout.get('stable')}): {rollout.get('state')} at step "
+                f"{rollout.get('step')}. {rollout.get('detail', '')}"
+            )
 
 st.subheader("Registered versions")
 rows = []

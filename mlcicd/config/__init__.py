@@ -34,17 +34,24 @@ from mlcicd.config.model import (
     TorchMLPConfig,
     TrainingConfig,
 )
+from mlcicd.config.rollout import (
+    AnalysisConfig,
+    BlueGreenConfig,
+    CanaryConfig,
+    CanaryStep,
+    RolloutConfig,
+    ShadowConfig,
+)
 from mlcicd.config.run_config import RunConfig, check_config_against_schema
 from mlcicd.config.schema import ColumnSpec, DataSchema, RowCountBounds, load_schema
-from mlcicd.config.serving import (
-    DeploymentConfig,
-    ProductionConfig,
-    RolloutConfig,
-    StagingConfig,
-)
+from mlcicd.config.serving import DeploymentConfig, ProductionConfig, StagingConfig
 
 __all__ = [
     "METRIC_DIRECTIONS",
+    "AnalysisConfig",
+    "BlueGreenConfig",
+    "CanaryConfig",
+    "CanaryStep",
     "ChampionGateConfig",
     "ColumnSpec",
     "ConfigError",
@@ -69,6 +76,7 @@ __all__ = [
     "RowCountBounds",
     "RunConfig",
     "SanityGateConfig",
+    "ShadowConfig",
     "StagingConfig",
     "ThresholdGateConfig",
     "TolerationConfig",

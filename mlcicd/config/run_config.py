@@ -18,8 +18,9 @@ from mlcicd.config.data import DataConfig
 from mlcicd.config.gates import GatesConfig
 from mlcicd.config.kubernetes import KubernetesConfig
 from mlcicd.config.model import ModelConfig, TrainingConfig
+from mlcicd.config.rollout import RolloutConfig
 from mlcicd.config.schema import DataSchema
-from mlcicd.config.serving import DeploymentConfig, RolloutConfig
+from mlcicd.config.serving import DeploymentConfig
 
 
 class RunConfig(StrictModel):

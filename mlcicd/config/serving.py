@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from mlcicd.config.base import StrictModel
@@ -48,32 +45,4 @@ class DeploymentConfig(StrictModel):
             raise ValueError("deployment.local_ports needs 'staging' and 'production'")
         if any(not 1024 <= p <= 65535 for p in ports):
             raise ValueError("deployment.local_ports must be between 1024 and 65535")
-        return self
-
-
-class RolloutConfig(StrictModel):
-    """How an approved version reaches production.
-
-    Only the choice and its validation exist today: every environment deploys directly (the
-    production model is replaced after its smoke test); executing `canary` (traffic steps through
-    the Seldon canary resource) is a later issue.
-    """
-
-    strategy: Literal["direct", "canary"] = "direct"
-    canary_traffic_steps: list[int] = Field(default_factory=lambda: [10, 50])
-    canary_step_minutes: int = Field(30, ge=1)
-    canary_max_error_rate: float = Field(0.01, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _increasing_steps(self) -> RolloutConfig:
-        steps = self.canary_traffic_steps
-        if self.strategy == "canary" and not steps:
-            raise ValueError("rollout.canary_traffic_steps must not be empty for a canary")
-        if any(not 0 < p < 100 for p in steps):
-            raise ValueError(
-                f"rollout.canary_traffic_steps must be percentages strictly between 0 and 100, "
-                f"got {steps}"
-            )
-        if any(b <= a for a, b in itertools.pairwise(steps)):
-            raise ValueError(f"rollout.canary_traffic_steps must increase, got {steps}")
         return self

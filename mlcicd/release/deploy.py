@@ -15,13 +15,15 @@ import pandas as pd
 from mlcicd.config import RunConfig
 from mlcicd.registry.versions import move_alias
 from mlcicd.release.smoke_test import SmokeResult, say_nothing, smoke_verifier
-from mlcicd.serving.contract import ModelRef, ServingBackend
+from mlcicd.serving.contract import EndpointState, ModelRef, ServingBackend
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 Environment = Literal["staging", "production"]
 ALIAS_OF = {"staging": "staging", "production": "champion"}
+# (the version, the smoke test to run on it) -> what serves afterwards, None if only shadowed
+RollOut = Callable[[ModelRef, Callable[[str], None]], EndpointState | None]
 
 
 def serve_verified_version(
@@ -34,11 +36,14 @@ def serve_verified_version(
     version: str,
     results: list[SmokeResult],
     say: Callable[[str], None] = say_nothing,
+    roll_out: RollOut | None = None,
 ) -> dict[str, str]:
     """Deploy `version` behind the smoke test, move the environment's alias, tag the version.
 
     `model` is the in-process model the served answers are compared with. Every smoke-test result
-    is appended to `results`, also when the deployment fails.
+    is appended to `results`, also when the deployment fails. `roll_out` replaces the direct
+    deployment (a canary, blue/green or shadow rollout); when it returns None the version was
+    only shadowed and no alias moves.
     """
     name = config.model_name
     settings = getattr(config.deployment, environment)
@@ -54,13 +59,24 @@ def serve_verified_version(
         results,
         say=say,
     )
-    state = backend.deploy(
-        environment, ModelRef(name, version, f"models:/{name}/{version}"), verify
-    )
+    ref = ModelRef(name, version, f"models:/{name}/{version}")
+    if roll_out is None:
+        state: EndpointState | None = backend.deploy(environment, ref, verify)
+    else:
+        state = roll_out(ref, verify)
+    smoke = results[-1]
+    if state is None:
+        client.set_model_version_tag(name, version, f"{environment}_shadow", "passed")
+        return {
+            "status": "shadowed",
+            "environment": environment,
+            "url": "",
+            "model_version": version,
+            "smoke_p95_ms": f"{smoke.p95_ms:.2f}",
+        }
     move_alias(client, name, ALIAS_OF[environment], version)
     client.set_model_version_tag(name, version, f"{environment}_smoke_test", "passed")
     client.set_model_version_tag(name, version, f"{environment}_url", state.url)
-    smoke = results[-1]
     return {
         "status": "serving",
         "environment": environment,

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from mlcicd.config import RunConfig, load_schema
-from mlcicd.registry.versions import version_by_alias
+from mlcicd.registry.versions import move_alias, version_by_alias
 from mlcicd.release.approvals import clean_reason, require_approved
 from mlcicd.release.audit import AuditEvent, append_event, now_utc
-from mlcicd.release.deploy import serve_verified_version
+from mlcicd.release.deploy import RollOut, serve_verified_version
+from mlcicd.release.review import SHADOW_ARTIFACT
+from mlcicd.release.rollout.engine import recover_interrupted, run_rollout
 from mlcicd.release.smoke_test import SmokeResult, say_nothing
 from mlcicd.serving.backends import serving_backend
+from mlcicd.serving.contract import EndpointState, ModelRef, TrafficControl
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -52,11 +55,16 @@ def deploy_version_to_production(
     if action == "rollback":
         reason = clean_reason(reason)
     backend = serving_backend(config)
+    traffic = backend.traffic()
+    recover_interrupted(traffic, "production", say)
     status = backend.status("production")
     serving = status.state.model_version if status.state and status.running else None
     if previous == decision.version and serving == decision.version:
         say(f"version {version} is already champion and serves in production; nothing to do")
         return {"status": "unchanged", "model_version": version, "from_version": previous}
+    warm = next((v for v in status.variants if v.version == version and v.role == "previous"), None)
+    if action == "rollback" and serving and warm is not None and warm.healthy:
+        return _switch_back(client, config, traffic, version, serving, actor, reason, say)
     settings = config.deployment.production
     schema = load_schema(config.data.schema_file())
     golden = read_table(config.data.golden, config.data, schema, "golden")
@@ -78,8 +86,9 @@ def deploy_version_to_production(
     say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
     try:
         deployment = serve_verified_version(
-            client, backend, config, "production", model, rows, version, results, say=say
-        )
+            client, backend, config, "production", model, rows, version, results, say=say,
+            roll_out=_rollout_for(client, config, traffic, serving, action, say),
+        )  # fmt: skip
     except Exception as exc:
         append_event(
             AuditEvent(
@@ -92,6 +101,19 @@ def deploy_version_to_production(
             )
         )
         raise
+    if deployment["status"] == "shadowed":
+        append_event(
+            AuditEvent(
+                event="shadowed",
+                at=now_utc(),
+                from_version=previous,
+                environment="production",
+                detail="shadow rollout finished; champion unchanged (rollout.shadow.then: stop)",
+                **common,
+            )
+        )
+        say(f"v{version} was shadowed; 'champion' stays {previous or 'none'}")
+        return {**deployment, "from_version": previous}
     when = now_utc()
     client.set_model_version_tag(name, version, f"{_DONE_EVENT[action]}_at", when)
     client.set_model_version_tag(name, version, f"{_DONE_EVENT[action]}_by", actor)
@@ -111,3 +133,77 @@ def deploy_version_to_production(
         f"serving at {deployment['url']}"
     )
     return {**deployment, "from_version": previous}
+
+
+def _rollout_for(
+    client: MlflowClient,
+    config: RunConfig,
+    traffic: TrafficControl,
+    serving: str | None,
+    action: Action,
+    say: Callable[[str], None],
+) -> RollOut | None:
+    """The configured strategy beside what serves; None (direct) for a first release or rollback.
+
+    A rollback replaces a version found wanting: it goes straight to all traffic after its smoke
+    test rather than through a canary.
+    """
+    if config.rollout.strategy == "direct" or serving is None or action == "rollback":
+        if config.rollout.strategy != "direct" and serving is None:
+            say("no version serves in production yet: the first release goes direct")
+        return None
+
+    def roll_out(model: ModelRef, verify: Callable[[str], None]) -> EndpointState | None:
+        result = run_rollout(traffic, config.rollout, "production", model, verify, say)
+        if result.shadow_report is not None:
+            run_id = client.get_model_version(model.name, model.version).run_id
+            if run_id:  # the review page shows it beside the evaluation report
+                client.log_dict(run_id, result.shadow_report, SHADOW_ARTIFACT)
+        return result.state if result.promoted else None
+
+    return roll_out
+
+
+def _switch_back(
+    client: MlflowClient,
+    config: RunConfig,
+    traffic: TrafficControl,
+    version: str,
+    serving: str,
+    actor: str,
+    reason: str,
+    say: Callable[[str], None],
+) -> dict[str, str]:
+    """Rollback to the warm previous version of a blue/green release: one weight change."""
+    name = config.model_name
+    traffic.set_traffic(
+        "production",
+        {version: ("stable", 100), serving: ("previous", 0)},
+        retire_after_seconds=config.rollout.blue_green.keep_previous_seconds,
+    )
+    move_alias(client, name, "champion", version)
+    when = now_utc()
+    client.set_model_version_tag(name, version, "rolled_back_at", when)
+    client.set_model_version_tag(name, version, "rolled_back_by", actor)
+    url = traffic.url("production")
+    append_event(
+        AuditEvent(
+            event="rolled_back",
+            model_name=name,
+            version=version,
+            actor=actor,
+            at=when,
+            reason=reason,
+            from_version=serving,
+            environment="production",
+            detail=f"{url} (switch back to the warm previous version)",
+        )
+    )
+    say(f"switched all traffic back to the warm v{version}; 'champion' moved from {serving}")
+    return {
+        "status": "serving",
+        "environment": "production",
+        "url": url,
+        "model_version": version,
+        "from_version": serving,
+    }

@@ -6,12 +6,15 @@ above them speaks only these types, so no caller knows which backend serves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlcicd.errors import MlCicdError
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
+
+if TYPE_CHECKING:
+    from mlcicd.serving.metrics.window import MetricsSource
 
 
 class ServingError(MlCicdError, RuntimeError):
@@ -51,6 +54,30 @@ class EndpointState:
 
 
 @dataclass(frozen=True)
+class VariantStatus:
+    """One version serving (or warm) in an environment, and its share of the traffic."""
+
+    version: str
+    role: str  # stable, canary, shadow, previous, or idle (started, not routed)
+    port: int
+    pid: int  # 0 where it is not a local process (a Kubernetes predictor)
+    traffic_percent: int
+    running: bool
+    healthy: bool
+    started_at: str = ""
+    retire_at: str = ""
+
+
+@dataclass(frozen=True)
+class RouterStatus:
+    """What splits the environment's traffic (the local router; None on Kubernetes)."""
+
+    port: int
+    pid: int
+    running: bool
+
+
+@dataclass(frozen=True)
 class EndpointStatus:
     """Health of one environment's endpoint, for `run.py status` and the console."""
 
@@ -59,6 +86,41 @@ class EndpointStatus:
     running: bool
     healthy: bool
     detail: str
+    variants: tuple[VariantStatus, ...] = ()
+    router: RouterStatus | None = None
+    rollout: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `run.py status --json` object of one environment (schema: README "Status")."""
+        state = self.state
+        return {
+            "environment": self.environment,
+            "running": self.running,
+            "healthy": self.healthy,
+            "detail": self.detail,
+            "url": state.url if state is not None else None,
+            "stable_version": state.model_version if state is not None else None,
+            "router": (
+                {"port": self.router.port, "pid": self.router.pid, "running": self.router.running}
+                if self.router is not None
+                else None
+            ),
+            "variants": [
+                {
+                    "version": v.version,
+                    "role": v.role,
+                    "port": v.port,
+                    "pid": v.pid,
+                    "traffic_percent": v.traffic_percent,
+                    "healthy": v.healthy,
+                    "running": v.running,
+                    "started_at": v.started_at,
+                    "retire_at": v.retire_at or None,
+                }
+                for v in self.variants
+            ],
+            "rollout": self.rollout,
+        }
 
 
 class ServingBackend(Protocol):
@@ -89,4 +151,65 @@ class ServingBackend(Protocol):
 
     def logs(self, environment: str, lines: int = 50) -> str:
         """The last lines of the model server's log."""
+        ...
+
+    def traffic(self) -> TrafficControl:
+        """The finer controls a rollout needs (variants side by side, weights)."""
+        ...
+
+
+class TrafficControl(Protocol):
+    """What the rollout engine drives: versions side by side and the traffic between them.
+
+    Roles: `stable` (answers when anything else fails), `canary` (a share of the traffic),
+    `shadow` (a mirror of every request, its answers never returned), `previous` (a warm standby
+    with no traffic, for an instant switch-back). Every change is atomic: a table the backend
+    would refuse changes nothing.
+    """
+
+    def start_variant(
+        self,
+        environment: str,
+        model: ModelRef,
+        verify: Callable[[str], None],
+        ready_timeout: float | None = None,
+    ) -> Any:
+        """Start `model` beside what serves, verified at its own URL, with no traffic yet."""
+        ...
+
+    def set_traffic(
+        self,
+        environment: str,
+        assignments: Mapping[str, tuple[str, int]],
+        retire_after_seconds: float | None = None,
+    ) -> Any:
+        """Route by {version: (role, weight)} in one swap; unlisted versions get none."""
+        ...
+
+    def stop_variant(self, environment: str, version: str) -> bool:
+        """Stop a version that has no traffic."""
+        ...
+
+    def status(self, environment: str) -> EndpointStatus:
+        """Every variant with its role and share."""
+        ...
+
+    def write_rollout(self, environment: str, rollout: dict[str, Any] | None) -> None:
+        """Persist the rollout in progress beside the deployment."""
+        ...
+
+    def read_rollout(self, environment: str) -> dict[str, Any] | None:
+        """The rollout in progress, if any."""
+        ...
+
+    def metrics_source(self, environment: str, model_name: str) -> MetricsSource:
+        """Where the analysis reads requests, errors, latency and predictions per version."""
+        ...
+
+    def url(self, environment: str) -> str:
+        """The environment's prediction endpoint (what clients call)."""
+        ...
+
+    def shadow_pairs(self, environment: str, since: str) -> list[dict[str, Any]]:
+        """Mirrored requests since an ISO time: both answers, as the router logged them."""
         ...

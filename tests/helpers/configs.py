@@ -22,6 +22,9 @@ def fast_overrides(checkpoints: Path) -> dict[str, Any]:
         "model": {"torch_mlp": {"max_epochs": 6, "patience": 2, "hidden_units": [32]}},
         "training": {"checkpoint_dir": str(checkpoints)},
         "deployment": {"local_ports": SERVING_PORTS},
+        # promotions in these tests have no client traffic to judge a canary by; the rollout
+        # strategies are tested with real traffic in tests/rollout
+        "rollout": {"strategy": "direct"},
         "gates": {
             "thresholds": {
                 "minimums": {"roc_auc": 0.75, "accuracy": 0.75, "f1": 0.30},

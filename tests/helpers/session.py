@@ -42,7 +42,7 @@ SERVING_PORTS = {"staging": free_port(), "production": free_port()}
 
 def stop_model_servers() -> None:
     """Stop every model server the session started (they outlive pipeline runs by design)."""
-    from mlcicd.serving.local.processes import LocalSeldonBackend
+    from mlcicd.serving.local.backend import LocalSeldonBackend
 
     root = SESSION_DIR / "home" / "serving"
     if not root.is_dir():

@@ -106,7 +106,7 @@ def _staging_services(deployer):
 
 def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> None:
     from mlcicd.serving.contract import ModelRef, ServingError
-    from mlcicd.serving.local.processes import LocalSeldonBackend
+    from mlcicd.serving.local.backend import LocalSeldonBackend
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -122,7 +122,7 @@ def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> Non
 
 def test_ports_must_differ_per_environment(tmp_path) -> None:
     from mlcicd.serving.contract import ServingError
-    from mlcicd.serving.local.processes import LocalSeldonBackend
+    from mlcicd.serving.local.backend import LocalSeldonBackend
 
     with pytest.raises(ServingError, match="must differ"):
         LocalSeldonBackend(tmp_path, {"staging": 9000, "production": 9000}, "sqlite:///x.db")

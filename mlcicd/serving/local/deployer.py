@@ -11,7 +11,7 @@ what serves, so a service whose environment was redeployed since reads as inacti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
@@ -30,7 +30,8 @@ from zenml.services.service import BaseDeploymentService, ServiceConfig
 from zenml.services.service_status import ServiceStatus
 
 from mlcicd.serving.contract import EndpointState, EndpointStatus, ModelRef, ServingError
-from mlcicd.serving.local.processes import LocalSeldonBackend
+from mlcicd.serving.local.backend import LocalSeldonBackend
+from mlcicd.serving.local.recorded import RecordedLocalBackend
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, READINESS_PATH
 
 if TYPE_CHECKING:
@@ -157,38 +158,6 @@ class LocalSeldonService(BaseDeploymentService):
         if state is None or not self._is_current_deployment(state):
             return None
         return f"http://{state.host}:{state.port}{READINESS_PATH}"
-
-
-class RecordedLocalBackend:
-    """The ServingBackend the pipelines use on the local stack: backend calls + ZenML records."""
-
-    def __init__(self, deployer: LocalSeldonModelDeployer, backend: LocalSeldonBackend) -> None:
-        self.deployer = deployer
-        self.backend = backend
-
-    def deploy(
-        self, environment: str, model: ModelRef, verify: Callable[[str], None]
-    ) -> EndpointState:
-        """Deploy through the backend, then record the deployment as a ZenML service."""
-        state = self.backend.deploy(environment, model, verify)
-        self.deployer.record_deployment(self.backend, state)
-        return state
-
-    def status(self, environment: str) -> EndpointStatus:
-        """Delegates to the backend: its state file is the source of truth."""
-        return self.backend.status(environment)
-
-    def stop(self, environment: str) -> bool:
-        """Delegates to the backend."""
-        return self.backend.stop(environment)
-
-    def restart(self, environment: str) -> EndpointState:
-        """Delegates to the backend."""
-        return self.backend.restart(environment)
-
-    def logs(self, environment: str, lines: int = 50) -> str:
-        """Delegates to the backend."""
-        return self.backend.logs(environment, lines)
 
 
 def _pipeline_context() -> dict[str, str]:

@@ -1,0 +1,74 @@
+"""Rollout fixtures: real registered versions (healthy and deliberately broken), a real backend.
+
+Every version is the session's tiny trained model; the broken ones wrap it (tests/helpers/
+faulty_models.py) so that only their online answers misbehave. Servers, routers and metrics are
+real processes on 127.0.0.1, stopped when the module ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from mlcicd.registry.versions import log_packaged_model, register_version
+from mlcicd.serving.local.backend import LocalSeldonBackend
+from tests.helpers.faulty_models import FaultyClassifier
+from tests.helpers.session import free_port
+
+MODEL_NAME = "rollout-test"
+MODES = ("healthy", "healthy-too", "erroring", "slow", "shifted")
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Registered version number per fault mode, in one throwaway SQLite store."""
+
+    tracking_uri: str
+    by_mode: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def versions(packaged, adult_frames, tmp_path_factory) -> Versions:
+    store = tmp_path_factory.mktemp("mlflow-rollout")
+    tracking_uri = f"sqlite:///{store / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    by_mode: dict[str, str] = {}
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        experiment = mlflow.create_experiment("rollout", artifact_location=str(store / "a"))
+        for mode in MODES:
+            model = (
+                packaged
+                if mode.startswith("healthy")
+                else FaultyClassifier.from_model(packaged, mode)
+            )
+            with mlflow.start_run(experiment_id=experiment):
+                uri = log_packaged_model(model, adult_frames[1].head(50))
+            by_mode[mode] = register_version(client, MODEL_NAME, uri, {}, mode)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return Versions(tracking_uri, by_mode)
+
+
+@pytest.fixture(scope="module")
+def backend(versions: Versions, tmp_path_factory) -> Iterator[LocalSeldonBackend]:
+    root: Path = tmp_path_factory.mktemp("serving-rollout")
+    local = LocalSeldonBackend(
+        root, {"production": free_port(), "staging": free_port()}, versions.tracking_uri
+    )
+    try:
+        yield local
+    finally:
+        local.stop("production")
+
+
+@pytest.fixture(scope="module")
+def golden_rows(packaged, adult_frames) -> pd.DataFrame:
+    return adult_frames[1][packaged.feature_names].head(400).reset_index(drop=True)

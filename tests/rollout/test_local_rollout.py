@@ -1,0 +1,181 @@
+"""Rollouts with real processes: model servers, the router, their metrics, the engine.
+
+A healthy canary goes through every step and takes all traffic; candidates that fail on a share
+of requests, answer slowly, or shift their predictions are rolled back by the matching metric
+while the stable version keeps answering; blue/green switches and switches back in one weight
+change; a shadow run writes its report and serves nothing from the shadow.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from mlcicd.config import (
+    AnalysisConfig,
+    BlueGreenConfig,
+    CanaryConfig,
+    CanaryStep,
+    RolloutConfig,
+    ShadowConfig,
+)
+from mlcicd.release.rollout.engine import RolloutAborted, run_rollout
+from mlcicd.serving.contract import ModelRef
+from mlcicd.serving.replay import ReplayResult, replay
+from tests.rollout.conftest import MODEL_NAME
+
+ENV = "production"
+RPS = 40.0
+
+
+def _config(strategy: str) -> RolloutConfig:
+    # Short steps; PSI judged from 100 rows a side, so its threshold leaves room for noise
+    # between two equal models while a real shift (PSI > 1) is caught.
+    return RolloutConfig(
+        strategy=strategy,
+        analysis=AnalysisConfig(
+            min_rows_to_compare=60, interval_seconds=1.0, max_prediction_psi=0.5
+        ),
+        canary=CanaryConfig(
+            steps=[
+                CanaryStep(weight=25, min_seconds=2, min_requests=25),
+                CanaryStep(weight=50, min_seconds=2, min_requests=40),
+            ],
+            max_step_seconds=40,
+        ),
+        blue_green=BlueGreenConfig(
+            observe_seconds=2, observe_min_requests=30, keep_previous_seconds=120
+        ),
+        shadow=ShadowConfig(min_seconds=2, min_requests=60, max_seconds=40, then="stop"),
+    )
+
+
+def _ref(version: str) -> ModelRef:
+    return ModelRef(MODEL_NAME, version, f"models:/{MODEL_NAME}/{version}")
+
+
+@contextmanager
+def _traffic(backend, rows) -> Iterator[ReplayResult]:
+    """Steady client traffic on the environment's port for the duration of the block."""
+    stop = threading.Event()
+    holder: list[ReplayResult] = []
+    worker = threading.Thread(
+        target=lambda: holder.append(replay(backend.url(ENV), rows, RPS, 300, stop=stop)),
+        daemon=True,
+    )
+    worker.start()
+    result = ReplayResult()
+    try:
+        yield result
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        if holder:
+            result.__dict__.update(holder[0].__dict__)
+
+
+def _roles(backend) -> dict[str, tuple[str, int]]:
+    status = backend.status(ENV)
+    return {v.version: (v.role, v.traffic_percent) for v in status.variants if v.running}
+
+
+@pytest.fixture(scope="module")
+def stable(backend, versions) -> str:
+    """The first healthy version, deployed directly: what every rollout starts beside."""
+    version = versions.by_mode["healthy"]
+    backend.deploy(ENV, _ref(version), verify=lambda url: None)
+    return version
+
+
+def _rollout(backend, strategy: str, version: str, rows) -> tuple[Any, ReplayResult]:
+    with _traffic(backend, rows) as seen:
+        time.sleep(1.0)
+        try:
+            outcome: Any = run_rollout(
+                backend, _config(strategy), ENV, _ref(version), lambda url: None, say=print
+            )
+        except RolloutAborted as aborted:
+            outcome = aborted
+        time.sleep(0.5)
+    return outcome, seen
+
+
+def test_a_healthy_canary_goes_through_every_step(backend, versions, stable, golden_rows):
+    candidate = versions.by_mode["healthy-too"]
+    outcome, seen = _rollout(backend, "canary", candidate, golden_rows)
+    assert not isinstance(outcome, RolloutAborted), outcome
+    steps = [v.step for v in outcome.verdicts if v.outcome == "healthy"]
+    assert steps == ["canary 25 %", "canary 50 %"]
+    assert _roles(backend) == {candidate: ("stable", 100)}
+    assert seen.failed == 0 and seen.by_variant[stable] > 0 and seen.by_variant[candidate] > 0
+    record = backend.read_rollout(ENV)
+    assert record["state"] == "succeeded" and record["candidate"] == candidate
+    # leave the first version stable again for the other tests
+    backend.deploy(ENV, _ref(stable), verify=lambda url: None)
+
+
+@pytest.mark.parametrize(
+    ("mode", "metric", "named"),
+    [
+        ("erroring", "error_rate", "error rate"),
+        ("slow", "p99_ratio", "p99"),
+        ("shifted", "prediction_psi", "PSI"),
+    ],
+)
+def test_a_bad_canary_is_rolled_back_by_its_metric(
+    backend, versions, stable, golden_rows, mode, metric, named
+):
+    candidate = versions.by_mode[mode]
+    outcome, seen = _rollout(backend, "canary", candidate, golden_rows)
+    assert isinstance(outcome, RolloutAborted), f"{mode} candidate was not rolled back"
+    assert outcome.verdict is not None
+    assert [c.metric for c in outcome.verdict.breaches] == [metric], outcome.verdict.summary()
+    assert _roles(backend) == {stable: ("stable", 100)}
+    record = backend.read_rollout(ENV)
+    assert record["state"] == "rolled_back" and named in record["detail"]
+    # the stable version answered every request routed to it
+    assert seen.by_variant[stable] > 0
+    if mode != "erroring":
+        assert seen.failed == 0
+
+
+def test_blue_green_switches_at_once_and_back_in_one_weight_change(
+    backend, versions, stable, golden_rows
+):
+    candidate = versions.by_mode["healthy-too"]
+    outcome, seen = _rollout(backend, "blue_green", candidate, golden_rows)
+    assert not isinstance(outcome, RolloutAborted), outcome
+    assert _roles(backend) == {candidate: ("stable", 100), stable: ("previous", 0)}
+    assert seen.failed == 0
+    started = time.monotonic()
+    backend.set_traffic(ENV, {stable: ("stable", 100), candidate: ("previous", 0)})
+    assert time.monotonic() - started < 1.0
+    assert _roles(backend) == {stable: ("stable", 100), candidate: ("previous", 0)}
+    backend.stop_variant(ENV, candidate)
+
+
+def test_a_shadow_writes_its_report_and_serves_nothing_from_the_shadow(
+    backend, versions, stable, golden_rows
+):
+    candidate = versions.by_mode["shifted"]
+    config = _config("shadow")
+    # the shifted model would breach the PSI: judge the shadow on errors and latency only here
+    config = config.model_copy(
+        update={"analysis": config.analysis.model_copy(update={"max_prediction_psi": 100.0})}
+    )
+    with _traffic(backend, golden_rows) as seen:
+        time.sleep(1.0)
+        result = run_rollout(backend, config, ENV, _ref(candidate), lambda url: None, say=print)
+    assert not result.promoted
+    assert seen.failed == 0 and set(seen.by_variant) == {stable}  # nothing served by the shadow
+    report = result.shadow_report
+    assert report is not None and report["shadow_version"] == candidate
+    comparison = report["comparison"]
+    assert comparison["mirrored_requests"] >= 60
+    assert comparison["mean_abs_probability_difference"] > 0.2  # p + 0.4 against p
+    assert _roles(backend) == {stable: ("stable", 100)}
