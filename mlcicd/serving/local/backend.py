@@ -26,7 +26,14 @@ from mlcicd.serving.local.processes import (
     terminate,
     wait_ready,
 )
-from mlcicd.serving.local.records import IDLE, ROUTED_ROLES, STABLE, VariantRecord, now_utc
+from mlcicd.serving.local.records import (
+    IDLE,
+    ROUTED_ROLES,
+    STABLE,
+    EnvironmentRecord,
+    VariantRecord,
+    now_utc,
+)
 from mlcicd.serving.local.traffic import LocalTraffic, _ready
 from mlcicd.serving.server.protocol import READINESS_PATH
 
@@ -51,6 +58,7 @@ class LocalSeldonBackend(LocalTraffic):
         traffic; if that fails, the previous version gets the traffic back. Replaced versions
         are stopped after their requests in flight have finished.
         """
+        self.check_port_free(self.read_record(environment) or EnvironmentRecord(environment))
         self.start_variant(environment, model, verify)
         record = self.read_record(environment)
         before = {v.version: (v.role, v.weight) for v in (record.variants if record else [])}
@@ -98,8 +106,8 @@ class LocalSeldonBackend(LocalTraffic):
             why = (
                 f"stopped at {record.stopped_at}"
                 if record.stopped_at
-                else "not running: the router or the stable version's process is gone "
-                "(crashed, killed, or the machine restarted)"
+                else "not running: stale PID file (the router or the stable version's "
+                "process is gone: crashed, killed, or the machine restarted)"
             )
             detail = f"{why}; `python run.py restart {environment}` starts it again"
             return EndpointStatus(

@@ -152,7 +152,7 @@ def wait_ready(variant: VariantRecord, host: str, timeout: float) -> None:
         time.sleep(0.25)
     terminate(variant.pid, variant.pid_start_ticks)
     raise ServingError(
-        f"{what} was not ready after {timeout:.0f} s (rollout.candidate_ready_seconds); "
+        f"{what} was not ready after {timeout:.0f} s; "
         f"last log lines:\n{tail(variant.server_log, 15)}"
     )
 

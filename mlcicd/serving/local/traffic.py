@@ -183,11 +183,7 @@ class LocalTraffic:
         legacy = self._dir(record.environment) / "state.json"
         if legacy.is_file():
             legacy.replace(legacy.with_name("state.json.replaced"))
-        if port_in_use(self.host, fixed):
-            raise ServingError(
-                f"port {fixed} for {record.environment} is used by another program; stop it or "
-                "choose another port in the environment config (deployment.local_ports)"
-            )
+        self.check_port_free(record)
         folder = self._dir(record.environment)
         log = folder / "router.log"
         process = control.start_router(
@@ -200,6 +196,18 @@ class LocalTraffic:
             started_at=now_utc(),
             log=str(log),
         )
+
+    def check_port_free(self, record: EnvironmentRecord) -> None:
+        """Refuse early when a program that is not ours (router or pre-router server) holds it."""
+        if record.router is not None and self._router_alive(record.router):
+            return
+        fixed = self.ports[record.environment]
+        ours = any(v.port == fixed and is_alive(v.pid, v.pid_start_ticks) for v in record.variants)
+        if not ours and port_in_use(self.host, fixed):
+            raise ServingError(
+                f"port {fixed} for {record.environment} is used by another program; stop it or "
+                "choose another port in the environment config (deployment.local_ports)"
+            )
 
     def _stop_variant_process(self, record: EnvironmentRecord, variant: VariantRecord) -> None:
         """Wait (bounded) for the router to drain the variant, then stop its process."""
