@@ -21,7 +21,7 @@ class FaultyClassifier(PackagedClassifier):
 
     mode: str = "healthy"
     every: int = 3  # erroring: every n-th single-row call fails
-    delay_s: float = 0.1  # slow: added to every single-row call
+    delay_s: float = 0.3  # slow: added to every single-row call
     shift: float = 0.4  # shifted: added to every single-row probability
     _calls: int = 0
 

@@ -230,7 +230,8 @@ def test_quantiles_match_prometheus_histogram_quantile(prometheus, registered_mo
         [(float(item["metric"]["le"]), float(item["value"][1])) for item in query(buckets_query)]
     )
     assert buckets and buckets[-1][1] > 0
-    for q in (0.0, 0.25, 0.5, 0.9, 0.99, 1.0):
+    # q = 0 is left out: Prometheus answers NaN or the lowest bound depending on the data
+    for q in (0.25, 0.5, 0.9, 0.99, 1.0):
         (engine,) = query(f"histogram_quantile({q}, {buckets_query})")
         expected = float(engine["value"][1])
         ours = histogram_quantile(q, buckets)

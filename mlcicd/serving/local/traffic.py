@@ -300,8 +300,10 @@ class LocalTraffic:
                 if role not in (*ROUTED_ROLES, IDLE):
                     raise ServingError(f"unknown traffic role '{role}' for v{variant.version}")
                 if role == PREVIOUS and variant.role != PREVIOUS:
-                    seconds = retire_after_seconds or 0.0
-                    variant.retire_at = _later(seconds)
+                    # None: kept warm until a later change retires it
+                    variant.retire_at = (
+                        _later(retire_after_seconds) if retire_after_seconds is not None else ""
+                    )
                 elif role != PREVIOUS:
                     variant.retire_at = ""
                 variant.role, variant.weight = role, weight
