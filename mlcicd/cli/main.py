@@ -79,6 +79,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         return serving.serving
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "report": reports.report,
+        "approve": release.decision,
+        "reject": release.decision,
         "promote": release.release,
         "rollback": release.release,
         "history": release.history,

@@ -1,15 +1,35 @@
-"""`promote`, `rollback`, `history`: the manual approval path to production."""
+"""`approve`, `reject`, `promote`, `rollback`, `history`: the manual approval path to production."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from mlcicd.cli.common import EXIT_GATE_REJECTED, EXIT_OK, open_session
+from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK, open_session
 from mlcicd.cli.output import complain, say
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """promote, rollback and history."""
+    """approve, reject, promote, rollback and history."""
+    for verb, text in (
+        ("approve", "approve a pending version for production (the console's decision, scripted)"),
+        ("reject", "reject a pending version, with a reason"),
+    ):
+        decide = sub.add_parser(verb, help=text)
+        decide.add_argument("--version", required=True, help="registered version number")
+        decide.add_argument("--reason", required=True, help="why (recorded with the decision)")
+        decide.add_argument("--reviewer", required=True, help="reviewer id (run.py reviewers add)")
+        decide.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the reviewer's password from stdin (else it is prompted for)",
+        )
+        decide.add_argument(
+            "--report-sha256",
+            default=None,
+            help="sha256 of the report you reviewed (run.py report N --format json shows the "
+            "report; default: the stored report as it is now)",
+        )
     actor = {"default": None, "help": "who starts it (default: $ML_CICD_ACTOR or your login)"}
     promote = sub.add_parser(
         "promote", help="deploy an approved version to production, smoke-test it, move 'champion'"
@@ -64,6 +84,44 @@ def release(args: argparse.Namespace) -> int:
             f"{'ROLLED BACK' if rollback else 'PROMOTED'}: {config.model_name} version {version} "
             f"serves in production at {result['url']} (was: {result.get('from_version') or 'none'})"
         )
+    return EXIT_OK
+
+
+def decision(args: argparse.Namespace) -> int:
+    """Record an approval or rejection with the console's checks, signed in as a reviewer."""
+    import getpass
+
+    from mlflow import MlflowClient
+
+    from mlcicd.release.approvals import current_report, decide, require_version
+    from mlcicd.release.reviewers import AuthError, check_credentials, reviewers_file
+    from mlcicd.stack.active import active_tracking_uri
+
+    session = open_session(args, activate=True)
+    name = session.config.model_name
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for reviewer '{args.reviewer}': ")
+    try:
+        reviewer = check_credentials(reviewers_file(session.config), args.reviewer, password)
+    except AuthError as exc:
+        complain(f"ERROR: {exc}")
+        return EXIT_ERROR
+    if reviewer is None:
+        complain("ERROR: unknown reviewer or wrong password; nothing was recorded")
+        return EXIT_ERROR
+    client = MlflowClient(tracking_uri=active_tracking_uri())
+    info = require_version(client, name, args.version)
+    seen = args.report_sha256 or current_report(client, name, info.version).sha256()
+    kind = "approved" if args.command == "approve" else "rejected"
+    record = decide(client, name, info.version, kind, reviewer.identity, args.reason, seen)
+    say(
+        f"{record.decision.upper()}: {name} version {record.version} by {record.reviewer} at "
+        f"{record.decided_at} (report sha256 {record.report_sha256[:12]})"
+    )
+    if record.decision == "approved":
+        say(f"next: python run.py promote --version {record.version}")
     return EXIT_OK
 
 

@@ -13,11 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import requests
+
+if TYPE_CHECKING:
+    from mlcicd.config import RunConfig
 
 VARIANT_HEADER = "X-Mlcicd-Variant"
 
@@ -118,3 +121,13 @@ def replay(
                 next_report += progress_every
     result.seconds = time.monotonic() - started
     return result
+
+
+def golden_rows(config: RunConfig) -> pd.DataFrame:
+    """The environment's golden rows as a client sends them: the model's features only."""
+    from mlcicd.config import load_schema
+    from mlcicd.data.loading import feature_columns, read_table
+
+    schema = load_schema(config.data.schema_file())
+    golden = read_table(config.data.golden, config.data, schema, "golden")
+    return golden[feature_columns(config.data, schema)].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import requests
@@ -53,6 +54,24 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     tags = client.get_model_version(name, "1").tags
     assert tags["production_smoke_test"] == "passed" and tags["promoted_by"] == "ci-bot"
     assert [e.event for e in read_events(name)] == ["approved", "promotion_started", "promoted"]
+
+    # status --json: the router and the one stable variant, with the README's keys
+    assert run.main(["--config", config, "status", "--json"]) == run.EXIT_OK
+    production = json.loads(capsys.readouterr().out)["production"]
+    assert production["healthy"] and production["stable_version"] == "1"
+    assert production["url"] == url
+    assert production["router"]["port"] == serving_ports["production"]
+    assert production["router"]["running"] and production["router"]["pid"] > 0
+    [variant] = production["variants"]
+    assert {k: variant[k] for k in ("version", "role", "traffic_percent", "healthy")} == {
+        "version": "1", "role": "stable", "traffic_percent": 100, "healthy": True,
+    }  # fmt: skip
+    assert variant["port"] != serving_ports["production"] and variant["pid"] > 0
+
+    # traffic replays golden rows through the router, bounded by its duration
+    code = run.main(["--config", config, "traffic", "production", "--rps", "20", "--duration", "2"])
+    out = capsys.readouterr().out
+    assert code == run.EXIT_OK and "status 200: " in out and "served by v1: " in out
 
     # a second promote of the live champion changes nothing
     assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_OK

@@ -1,0 +1,118 @@
+"""`run.py approve|reject`: the console's decision from a script, with the same checks."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+
+from mlcicd.cli import main as run
+from mlcicd.cli.common import EXIT_USAGE
+from mlcicd.release.approvals import Decision
+from mlcicd.release.audit import read_events
+from mlcicd.release.reviewers import ENV_REVIEWERS_FILE, add_reviewer
+from tests.helpers.registry import register_by_hand
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def client(zenml_client, tracking_uri) -> MlflowClient:
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"cli-decisions-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def config(write_config, name, tmp_path, monkeypatch) -> str:
+    reviewers = tmp_path / "reviewers.yaml"
+    add_reviewer(reviewers, "carol", PASSWORD)
+    monkeypatch.setenv(ENV_REVIEWERS_FILE, str(reviewers))
+    return str(write_config({"model_name": name}))
+
+
+def _decide(monkeypatch, config: str, verb: str, version: str, password: str = PASSWORD,
+            *extra: str) -> int:  # fmt: skip
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    return run.main(["--config", config, verb, "--version", version, "--reason",
+                     "numbers look right", "--reviewer", "carol", "--password-stdin", *extra])  # fmt: skip
+
+
+def _decision(client: MlflowClient, name: str, version: str) -> Decision | None:
+    from mlcicd.registry.versions import get_version
+
+    info = get_version(client, name, version)
+    assert info is not None
+    return Decision.from_version(info)
+
+
+def test_approve_records_the_decision_once_and_names_the_next_command(
+    client, name, config, monkeypatch, capsys
+) -> None:
+    version, report = register_by_hand(client, name)
+    assert _decide(monkeypatch, config, "approve", version) == run.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"APPROVED: {name} version {version} by carol" in out
+    assert f"next: python run.py promote --version {version}" in out
+    decision = _decision(client, name, version)
+    assert decision is not None and decision.decision == "approved"
+    assert decision.reviewer == "carol" and decision.report_sha256 == report.sha256()
+    assert [e.event for e in read_events(name)] == ["approved"]
+
+    # exactly once: a second decision on the same version is refused, nothing more recorded
+    assert _decide(monkeypatch, config, "reject", version) == run.EXIT_ERROR
+    assert f"version {version} was already approved by carol" in capsys.readouterr().err
+    assert [e.event for e in read_events(name)] == ["approved"]
+
+
+def test_reject_records_a_rejection(client, name, config, monkeypatch, capsys) -> None:
+    version, _ = register_by_hand(client, name)
+    assert _decide(monkeypatch, config, "reject", version) == run.EXIT_OK
+    assert f"REJECTED: {name} version {version} by carol" in capsys.readouterr().out
+    decision = _decision(client, name, version)
+    assert decision is not None and decision.decision == "rejected"
+    assert [e.event for e in read_events(name)] == ["rejected"]
+
+
+@pytest.mark.parametrize(
+    ("password", "extra", "message"),
+    [
+        ("wrong password!!", (), "unknown reviewer or wrong password; nothing was recorded"),
+        (PASSWORD, ("--report-sha256", "0" * 64), "changed since it was shown"),
+    ],
+)
+def test_a_wrong_password_or_a_stale_report_records_nothing(
+    client, name, config, monkeypatch, capsys, password, extra, message
+) -> None:
+    version, _ = register_by_hand(client, name)
+    assert _decide(monkeypatch, config, "approve", version, password, *extra) == run.EXIT_ERROR
+    assert message in capsys.readouterr().err
+    assert _decision(client, name, version) is None
+    assert read_events(name) == []
+
+
+def test_a_version_whose_gates_failed_cannot_be_approved_from_the_cli(
+    client, name, config, monkeypatch, capsys
+) -> None:
+    version, _ = register_by_hand(client, name, "evaluation_report_rejected.json")
+    assert _decide(monkeypatch, config, "approve", version) == run.EXIT_ERROR
+    assert f"version {version} cannot be approved: its gates failed" in capsys.readouterr().err
+    assert _decision(client, name, version) is None
+
+
+def test_an_unknown_version_is_named(client, name, config, monkeypatch, capsys) -> None:
+    register_by_hand(client, name)
+    assert _decide(monkeypatch, config, "approve", "99") == run.EXIT_ERROR
+    assert f"model '{name}' has no version '99'" in capsys.readouterr().err
+
+
+def test_traffic_bounds_are_usage_errors(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["traffic", "production", "--duration", "0"])
+    assert exit_info.value.code == EXIT_USAGE
+    assert "argument --duration: must be above 0 and at most 3600, got 0" in capsys.readouterr().err
