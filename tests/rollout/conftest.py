@@ -7,7 +7,9 @@ real processes on 127.0.0.1, stopped when the module ends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +19,16 @@ import pytest
 from mlflow import MlflowClient
 
 from mlcicd.registry.versions import log_packaged_model, register_version
+from mlcicd.serving.contract import ModelRef
 from mlcicd.serving.local.backend import LocalSeldonBackend
+from mlcicd.serving.replay import ReplayResult, replay
 from tests.helpers.faulty_models import FaultyClassifier
 from tests.helpers.session import free_port
 
 MODEL_NAME = "rollout-test"
 MODES = ("healthy", "healthy-too", "erroring", "slow", "shifted")
+ENV = "production"
+RPS = 40.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class Versions:
     by_mode: dict[str, str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def versions(packaged, adult_frames, tmp_path_factory) -> Versions:
     store = tmp_path_factory.mktemp("mlflow-rollout")
     tracking_uri = f"sqlite:///{store / 'mlflow.db'}"
@@ -57,7 +63,7 @@ def versions(packaged, adult_frames, tmp_path_factory) -> Versions:
     return Versions(tracking_uri, by_mode)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def backend(versions: Versions, tmp_path_factory) -> Iterator[LocalSeldonBackend]:
     root: Path = tmp_path_factory.mktemp("serving-rollout")
     local = LocalSeldonBackend(
@@ -69,6 +75,45 @@ def backend(versions: Versions, tmp_path_factory) -> Iterator[LocalSeldonBackend
         local.stop("production")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def golden_rows(packaged, adult_frames) -> pd.DataFrame:
     return adult_frames[1][packaged.feature_names].head(400).reset_index(drop=True)
+
+
+@pytest.fixture(scope="package")
+def stable(backend: LocalSeldonBackend, versions: Versions) -> str:
+    """The first healthy version, deployed directly: what every rollout starts beside."""
+    version = versions.by_mode["healthy"]
+    backend.deploy(ENV, ref(version), verify=lambda url: None)
+    return version
+
+
+def ref(version: str) -> ModelRef:
+    """The registered version by explicit number."""
+    return ModelRef(MODEL_NAME, version, f"models:/{MODEL_NAME}/{version}")
+
+
+@contextmanager
+def steady_traffic(backend: LocalSeldonBackend, rows: pd.DataFrame) -> Iterator[ReplayResult]:
+    """Steady client traffic on the environment's port for the duration of the block."""
+    stop = threading.Event()
+    holder: list[ReplayResult] = []
+    worker = threading.Thread(
+        target=lambda: holder.append(replay(backend.url(ENV), rows, RPS, 300, stop=stop)),
+        daemon=True,
+    )
+    worker.start()
+    result = ReplayResult()
+    try:
+        yield result
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        if holder:
+            result.__dict__.update(holder[0].__dict__)
+
+
+def roles(backend: LocalSeldonBackend) -> dict[str, tuple[str, int]]:
+    """Running versions with their role and share of traffic."""
+    status = backend.status(ENV)
+    return {v.version: (v.role, v.traffic_percent) for v in status.variants if v.running}

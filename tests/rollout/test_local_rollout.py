@@ -8,10 +8,7 @@ change; a shadow run writes its report and serves nothing from the shadow.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -25,12 +22,8 @@ from mlcicd.config import (
     ShadowConfig,
 )
 from mlcicd.release.rollout.engine import RolloutAborted, run_rollout
-from mlcicd.serving.contract import ModelRef
-from mlcicd.serving.replay import ReplayResult, replay
-from tests.rollout.conftest import MODEL_NAME
-
-ENV = "production"
-RPS = 40.0
+from mlcicd.serving.replay import ReplayResult
+from tests.rollout.conftest import ENV, ref, roles, steady_traffic
 
 
 def _config(strategy: str) -> RolloutConfig:
@@ -59,49 +52,12 @@ def _config(strategy: str) -> RolloutConfig:
     )
 
 
-def _ref(version: str) -> ModelRef:
-    return ModelRef(MODEL_NAME, version, f"models:/{MODEL_NAME}/{version}")
-
-
-@contextmanager
-def _traffic(backend, rows) -> Iterator[ReplayResult]:
-    """Steady client traffic on the environment's port for the duration of the block."""
-    stop = threading.Event()
-    holder: list[ReplayResult] = []
-    worker = threading.Thread(
-        target=lambda: holder.append(replay(backend.url(ENV), rows, RPS, 300, stop=stop)),
-        daemon=True,
-    )
-    worker.start()
-    result = ReplayResult()
-    try:
-        yield result
-    finally:
-        stop.set()
-        worker.join(timeout=30)
-        if holder:
-            result.__dict__.update(holder[0].__dict__)
-
-
-def _roles(backend) -> dict[str, tuple[str, int]]:
-    status = backend.status(ENV)
-    return {v.version: (v.role, v.traffic_percent) for v in status.variants if v.running}
-
-
-@pytest.fixture(scope="module")
-def stable(backend, versions) -> str:
-    """The first healthy version, deployed directly: what every rollout starts beside."""
-    version = versions.by_mode["healthy"]
-    backend.deploy(ENV, _ref(version), verify=lambda url: None)
-    return version
-
-
 def _rollout(backend, strategy: str, version: str, rows) -> tuple[Any, ReplayResult]:
-    with _traffic(backend, rows) as seen:
+    with steady_traffic(backend, rows) as seen:
         time.sleep(1.0)
         try:
             outcome: Any = run_rollout(
-                backend, _config(strategy), ENV, _ref(version), lambda url: None, say=print
+                backend, _config(strategy), ENV, ref(version), lambda url: None, say=print
             )
         except RolloutAborted as aborted:
             outcome = aborted
@@ -115,12 +71,12 @@ def test_a_healthy_canary_goes_through_every_step(backend, versions, stable, gol
     assert not isinstance(outcome, RolloutAborted), outcome
     steps = [v.step for v in outcome.verdicts if v.outcome == "healthy"]
     assert steps == ["canary 25 %", "canary 50 %"]
-    assert _roles(backend) == {candidate: ("stable", 100)}
+    assert roles(backend) == {candidate: ("stable", 100)}
     assert seen.failed == 0 and seen.by_variant[stable] > 0 and seen.by_variant[candidate] > 0
     record = backend.read_rollout(ENV)
     assert record["state"] == "succeeded" and record["candidate"] == candidate
     # leave the first version stable again for the other tests
-    backend.deploy(ENV, _ref(stable), verify=lambda url: None)
+    backend.deploy(ENV, ref(stable), verify=lambda url: None)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +95,7 @@ def test_a_bad_canary_is_rolled_back_by_its_metric(
     assert isinstance(outcome, RolloutAborted), f"{mode} candidate was not rolled back"
     assert outcome.verdict is not None
     assert [c.metric for c in outcome.verdict.breaches] == [metric], outcome.verdict.summary()
-    assert _roles(backend) == {stable: ("stable", 100)}
+    assert roles(backend) == {stable: ("stable", 100)}
     record = backend.read_rollout(ENV)
     assert record["state"] == "rolled_back" and named in record["detail"]
     # the stable version answered every request routed to it
@@ -154,12 +110,12 @@ def test_blue_green_switches_at_once_and_back_in_one_weight_change(
     candidate = versions.by_mode["healthy-too"]
     outcome, seen = _rollout(backend, "blue_green", candidate, golden_rows)
     assert not isinstance(outcome, RolloutAborted), outcome
-    assert _roles(backend) == {candidate: ("stable", 100), stable: ("previous", 0)}
+    assert roles(backend) == {candidate: ("stable", 100), stable: ("previous", 0)}
     assert seen.failed == 0
     started = time.monotonic()
     backend.set_traffic(ENV, {stable: ("stable", 100), candidate: ("previous", 0)})
     assert time.monotonic() - started < 1.0
-    assert _roles(backend) == {stable: ("stable", 100), candidate: ("previous", 0)}
+    assert roles(backend) == {stable: ("stable", 100), candidate: ("previous", 0)}
     backend.stop_variant(ENV, candidate)
 
 
@@ -177,9 +133,9 @@ def test_a_shadow_writes_its_report_and_serves_nothing_from_the_shadow(
             )
         }
     )
-    with _traffic(backend, golden_rows) as seen:
+    with steady_traffic(backend, golden_rows) as seen:
         time.sleep(1.0)
-        result = run_rollout(backend, config, ENV, _ref(candidate), lambda url: None, say=print)
+        result = run_rollout(backend, config, ENV, ref(candidate), lambda url: None, say=print)
     assert not result.promoted
     assert seen.failed == 0 and set(seen.by_variant) == {stable}  # nothing served by the shadow
     report = result.shadow_report
@@ -187,4 +143,4 @@ def test_a_shadow_writes_its_report_and_serves_nothing_from_the_shadow(
     comparison = report["comparison"]
     assert comparison["mirrored_requests"] >= 60
     assert comparison["mean_abs_probability_difference"] > 0.2  # p + 0.4 against p
-    assert _roles(backend) == {stable: ("stable", 100)}
+    assert roles(backend) == {stable: ("stable", 100)}

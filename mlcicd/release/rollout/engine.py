@@ -253,6 +253,7 @@ def _hold(
             raise RolloutAborted(
                 f"{step}: aborted by {request.get('actor')}: {request.get('reason')}", None
             )
+        _check_router(run, step)
         windows = source.window(mark, [run.candidate, run.stable])
         candidate = windows.get(run.candidate) or VariantWindow(run.candidate)
         verdict = judge(step, candidate, baseline(windows), config.analysis, min_requests)
@@ -277,6 +278,19 @@ def _hold(
                 step, run.candidate, run.stable, "breach", (check,), candidate.requests, 0.0
             )
             raise RolloutAborted(f"{step}: {check.detail}", timed_out)
+
+
+def _check_router(run: _Run, step: str) -> None:
+    """A dead router serves no client and hides the candidate's timeouts: abort the step.
+
+    The rollback's traffic change starts the router again on the persisted table (stable only).
+    """
+    router = run.traffic.status(run.environment).router
+    if router is not None and not router.running:
+        raise RolloutAborted(
+            f"{step}: the router of {run.environment} (port {router.port}, pid {router.pid}) "
+            "stopped; the rollback starts it again with all traffic on the stable version"
+        )
 
 
 def _canary(run: _Run, config: RolloutConfig, source: MetricsSource) -> None:
