@@ -2,7 +2,9 @@
 
 The stack is activated once per server process (st.cache_resource), exactly as run.py does;
 registry reads are cached for a few seconds so that page switches stay fast, and are cleared
-after every decision or release. Nothing here decides anything: it calls the library functions.
+after every decision or release. Each environment gets one metrics sampler per server process,
+started the first time the Deployments page shows it, so its plots cover the time since then.
+Nothing here decides anything: it calls the library functions.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ if TYPE_CHECKING:
     from mlcicd.release.approvals import Candidate
     from mlcicd.release.audit import AuditEvent
     from mlcicd.release.review import VersionReview
-    from mlcicd.serving.contract import EndpointStatus
+    from mlcicd.serving.contract import EndpointStatus, TrafficControl
+    from mlcicd.serving.metrics.history import MetricsSampler
 
 ENV_CONFIG = "ML_CICD_CONFIG"
 ENV_STACK = "ML_CICD_STACK"
+SAMPLE_INTERVAL_S = 5.0  # how often the Deployments page's traffic plots get a new point
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,48 @@ def endpoint_status(environment: str) -> EndpointStatus:
     from mlcicd.serving.backends import serving_backend
 
     return serving_backend(context().config).status(environment)
+
+
+@st.cache_resource(show_spinner=False)
+def traffic() -> TrafficControl:
+    """The active stack's traffic controls (local router or Kubernetes), one per server process."""
+    from mlcicd.serving.backends import serving_backend
+
+    return serving_backend(context().config).traffic()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def rollout(environment: str) -> dict[str, Any] | None:
+    """The environment's rollout record as the engine last wrote it (cached briefly).
+
+    Read on its own: the endpoint status leaves it out when nothing serves.
+    """
+    return traffic().read_rollout(environment)
+
+
+def _stop_sampler(sampler: MetricsSampler) -> None:
+    """A sampler dropped from the cache must not keep reading in the background."""
+    sampler.stop(timeout=1.0)
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_sampler)
+def metrics_sampler(environment: str) -> MetricsSampler:
+    """One background sampler per environment and server process, started on first use."""
+    from mlcicd.serving.metrics.history import MetricsSampler
+
+    control, model_name = traffic(), context().config.model_name
+
+    def versions() -> dict[str, str]:
+        return {v.version: v.role for v in control.status(environment).variants}
+
+    sampler = MetricsSampler(
+        lambda: control.metrics_source(environment, model_name),
+        versions,
+        interval_seconds=SAMPLE_INTERVAL_S,
+        name=f"metrics-sampler-{environment}",
+    )
+    sampler.start()
+    return sampler
 
 
 def events(model_name: str) -> list[AuditEvent]:

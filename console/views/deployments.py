@@ -1,4 +1,9 @@
-"""Deployments and history: what serves where, the audit log, release jobs, and rollback."""
+"""Deployments and history: what serves where, rollouts as they run, the audit log, rollback.
+
+Per environment: the serving version and its traffic split, plots of each version's traffic
+over time, the rollout's step and verdicts, and for a signed-in reviewer an "Abort rollout"
+while one runs (the engine rolls back exactly as on a breach).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import streamlit as st
 from console import context as data
 from console.views.common import reviewer
 from console.views.progress import job_progress
+from console.views.rollouts import abort_panel, rollout_summary, traffic_charts
+from mlcicd.errors import MlCicdError
 from mlcicd.release.approvals import ApprovalError, Decision, clean_reason
 from mlcicd.release.audit import live_version_at
 from mlcicd.runner.jobs import list_jobs, running_job, start_release
@@ -22,35 +29,67 @@ if st.button("Refresh", icon=":material/refresh:"):
 
 versions = data.versions(name)
 holders = {alias: v.version for v in versions for alias in v.aliases}
+who = reviewer()
+
+
+@st.fragment(run_every=data.SAMPLE_INTERVAL_S)
+def live_rollout(environment: str, serving: bool, shown_state: str | None) -> None:
+    """Traffic plots and the rollout record, redrawn every sampling interval.
+
+    When the rollout's state changed since the page was drawn (it ended, or one started), the
+    whole page is drawn again, so that the abort form appears or goes with it.
+    """
+    if serving:
+        try:
+            traffic_charts(data.metrics_sampler(environment).history())
+        except MlCicdError as exc:
+            st.warning(f"The traffic of {environment} cannot be measured: {exc}")
+    try:
+        record = data.rollout(environment)
+    except MlCicdError as exc:
+        st.error(f"The rollout record of {environment} cannot be read: {exc}")
+        return
+    if (record or {}).get("state") != shown_state:
+        st.rerun()
+    if record:
+        rollout_summary(record)
+
+
 columns = st.columns(2)
 for column, environment in zip(columns, ("staging", "production"), strict=True):
-    status = data.endpoint_status(environment)
     alias = "staging" if environment == "staging" else "champion"
     with column.container(border=True, key=f"endpoint-{environment}"):
         st.subheader(environment.capitalize())
+        try:
+            status = data.endpoint_status(environment)
+        except MlCicdError as exc:
+            st.error(f"The state of {environment} cannot be read: {exc}")
+            continue
         state = status.state
         if state is None:
             st.markdown(f"Nothing deployed. Alias `{alias}`: {holders.get(alias, 'none')}")
-            continue
-        health = "healthy" if status.healthy else status.detail
-        st.metric("Serving version", f"v{state.model_version}", border=False)
-        st.markdown(
-            f"Health: **{health}**  \nEndpoint: `{state.url}`  \nStarted: {state.started_at}  \n"
-            f"Alias `{alias}`: v{holders.get(alias, '-')}"
-        )
-        split = [
-            {"version": v.version, "role": v.role, "traffic %": v.traffic_percent,
-             "healthy": v.healthy}
-            for v in status.variants
-        ]  # fmt: skip
-        if split:
-            st.dataframe(pd.DataFrame(split), hide_index=True)
-        rollout = status.rollout or {}
-        if rollout:
-            st.caption(
-                f"Last rollout: {rollout.get('strategy')} of v{rollout.get('candidate')} "
-                f"(stable v{rollout.get('stable')}): {rollout.get('state')} at step "
-                f"{rollout.get('step')}. {rollout.get('detail', '')}"
+        else:
+            health = "healthy" if status.healthy else status.detail
+            st.metric("Serving version", f"v{state.model_version}", border=False)
+            st.markdown(
+                f"Health: **{health}**  \nEndpoint: `{state.url}`  \n"
+                f"Started: {state.started_at}  \nAlias `{alias}`: v{holders.get(alias, '-')}"
+            )
+            split = [
+                {"version": v.version, "role": v.role, "traffic %": v.traffic_percent,
+                 "healthy": v.healthy}
+                for v in status.variants
+            ]  # fmt: skip
+            if split:
+                st.dataframe(pd.DataFrame(split), hide_index=True)
+        try:
+            record = data.rollout(environment)
+        except MlCicdError:
+            record = None  # the live part below says why
+        live_rollout(environment, state is not None, (record or {}).get("state"))
+        if record:
+            abort_panel(
+                name, environment, record, who, ctx.config.rollout.analysis.interval_seconds
             )
 
 st.subheader("Registered versions")
@@ -113,7 +152,6 @@ else:
     st.caption("No decisions, promotions or rollbacks recorded yet.")
 
 st.subheader("Roll back production")
-who = reviewer()
 approved = [
     v.version for v in versions if (d := Decision.from_version(v)) and d.decision == "approved"
 ]

@@ -8,6 +8,7 @@ import streamlit.components.v1 as components
 
 from console import context as data
 from console.views.common import headline_metrics, page_links
+from console.views.rollouts import shadow_report_view
 from mlcicd.release.approvals import ApprovalError
 from mlcicd.reporting.formatting import (
     validation_batch_cells,
@@ -121,6 +122,6 @@ else:
     st.caption(f"Staging smoke test: {review.staging_smoke}.")
 st.subheader("Shadow deployment")
 if review.shadow:
-    st.json(review.shadow)
+    shadow_report_view(review.shadow)
 else:
     st.caption("No shadow deployment has been run for this version.")

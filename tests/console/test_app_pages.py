@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from mlcicd.config import RunConfig
 from mlcicd.release.approvals import decide
-from mlcicd.release.audit import read_events
+from mlcicd.release.audit import now_utc, read_events
+from mlcicd.release.rollout.analysis import Verdict, judge
 from mlcicd.reporting.formatting import format_metric, metric_label
+from mlcicd.serving.contract import TrafficControl
+from mlcicd.serving.metrics.window import VariantWindow
 from tests.helpers.console import APPTEST_MODEL, PASSWORDS
 from tests.helpers.registry import register_by_hand
 
 APP = str(Path(__file__).resolve().parents[2] / "console" / "app.py")
+INF = float("inf")
 
 
 @pytest.fixture
@@ -261,3 +269,241 @@ def test_rollback_needs_a_reviewer_a_reason_and_a_confirmation(client) -> None:
         status = job_status(job.job.id)
     assert status is not None and status.state == "failed"  # no loadable model was registered
     assert "champion" not in (client.get_registered_model(APPTEST_MODEL).aliases or {})
+
+
+# -- rollouts: the Deployments page during a rollout, the shadow report on the review page --------
+
+
+@pytest.fixture
+def production(console_env, zenml_client) -> Iterator[tuple[RunConfig, TrafficControl]]:
+    """The console config and the real local traffic control of its production environment.
+
+    Whatever rollout record or abort request a test leaves is removed afterwards, so no later
+    promotion in this session finds a "running" rollout.
+    """
+    from mlcicd.config import load_config
+    from mlcicd.release.rollout.aborts import clear_abort
+    from mlcicd.serving.backends import serving_backend
+
+    config, _ = load_config(str(console_env))
+    traffic = serving_backend(config).traffic()
+    yield config, traffic
+    traffic.write_rollout("production", None)
+    clear_abort(APPTEST_MODEL, "production")
+
+
+def _windows(
+    version: str, requests: float, errors: float = 0.0, seconds: float = 20.0
+) -> VariantWindow:
+    """A version's window as the direct source gives it: all timed under 10 ms, p in (0.2, 0.3]."""
+    latency = ((0.005, requests / 2), (0.01, requests), (INF, requests))
+    probability = ((0.2, 0.0), (0.3, requests), (INF, requests))
+    return VariantWindow(version, requests, errors, latency, probability, seconds)
+
+
+def _canary_run(config: RunConfig, traffic: TrafficControl) -> tuple[Any, list[Verdict]]:
+    """A canary rollout of v12 beside v11 as the engine records it after two judged windows."""
+    from mlcicd.release.rollout.engine import _Run
+
+    first = config.rollout.canary.steps[0]
+    step = f"canary {first.weight} %"
+    analysis = config.rollout.analysis
+    verdicts = [
+        judge(step, _windows("12", 30), _windows("11", 120), analysis, first.min_requests),
+        judge(step, _windows("12", 400, 2), _windows("11", 1600), analysis, first.min_requests),
+    ]
+    run = _Run(traffic, "production", "canary", "12", "11", APPTEST_MODEL, lambda _: None)
+    run.step, run.verdicts = step, list(verdicts)
+    run.record()
+    return run, verdicts
+
+
+def _refreshed(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Refresh").click()
+    return at.run()
+
+
+def _verdict_frame(at: AppTest) -> Any:
+    return next(d.value for d in at.dataframe if "check" in d.value.columns)
+
+
+def _abort_buttons(at: AppTest) -> list[str]:
+    return [b.label for b in at.form_submit_button if b.label == "Abort rollout"]
+
+
+def test_a_running_rollout_shows_its_step_and_verdicts_and_no_abort_to_visitors(
+    production,
+) -> None:
+    config, traffic = production
+    _, verdicts = _canary_run(config, traffic)
+    assert [v.outcome for v in verdicts] == ["waiting", "healthy"]  # what the table must say
+    at = _refreshed(_app("deployments"))
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "canary of v12 beside stable v11: **running**" in text
+    assert f"Step: **{verdicts[0].step}**" in text
+    shown = _verdict_frame(at)
+    expected = [
+        (
+            v.step,
+            v.outcome,
+            c.metric,
+            "not judged" if c.passed is None else "yes" if c.passed else "NO",
+        )
+        for v in reversed(verdicts)
+        for c in v.checks
+    ]
+    columns = (shown["step"], shown["outcome"], shown["check"], shown["passed"])
+    assert list(zip(*columns, strict=True)) == expected
+    newest = verdicts[-1].checks[0]
+    assert (shown["value"][0], shown["threshold"][0]) == (newest.value, newest.threshold)
+    assert shown["detail"][0] == newest.detail
+    assert "Sign in as a reviewer to abort the rollout." in [c.value for c in at.caption]
+    assert _abort_buttons(at) == []
+
+
+def test_a_reviewer_aborts_a_running_rollout_with_a_reason_and_a_confirmation(
+    production,
+) -> None:
+    from mlcicd.release.rollout.aborts import abort_requested, clear_abort
+
+    config, traffic = production
+    run, _ = _canary_run(config, traffic)
+    at = _sign_in(_refreshed(_app("deployments")))
+    assert _abort_buttons(at) == ["Abort rollout"]
+    next(b for b in at.form_submit_button if b.label == "Abort rollout").click()
+    at = at.run()
+    assert "needs a written reason" in _texts(at)
+    assert abort_requested(APPTEST_MODEL, "production") is None
+    at.text_area(key="abort_reason_production").input("p99 alarm on the canary pods")
+    next(b for b in at.form_submit_button if b.label == "Abort rollout").click()
+    at = at.run()
+    assert "Tick the confirmation first." in _texts(at)
+    assert abort_requested(APPTEST_MODEL, "production") is None
+    at.checkbox(key="abort_confirm_production").check()
+    next(b for b in at.form_submit_button if b.label == "Abort rollout").click()
+    at = at.run()
+    assert not at.exception, at.exception
+    request = abort_requested(APPTEST_MODEL, "production")
+    assert request is not None
+    assert (request["actor"], request["reason"]) == ("alice", "p99 alarm on the canary pods")
+    assert "Abort requested by `alice`" in _texts(at)
+    assert f"(every {config.rollout.analysis.interval_seconds:g} s)" in _texts(at)
+    assert _abort_buttons(at) == []  # one request is pending; no second form
+    # the engine sees it, rolls back and records the outcome: the page no longer offers an abort
+    clear_abort(APPTEST_MODEL, "production")
+    run.record("rolled_back", detail="canary 20 %: aborted by alice: p99 alarm on the canary pods")
+    at = _refreshed(at)
+    assert not at.exception, at.exception
+    assert "beside stable v11: **rolled_back**" in _texts(at)
+    assert "aborted by alice: p99 alarm" in _texts(at)
+    assert _abort_buttons(at) == [] and len(_verdict_frame(at)) == 6
+    assert "Sign in as a reviewer to abort the rollout." not in [c.value for c in at.caption]
+
+
+def test_the_review_page_shows_the_shadow_report_logged_for_a_version(
+    client, production, tmp_path
+) -> None:
+    import asyncio
+
+    from mlcicd.release.review import SHADOW_ARTIFACT
+    from mlcicd.release.rollout.shadow import shadow_report
+    from mlcicd.serving.local.backend import LocalSeldonBackend
+    from mlcicd.serving.router.shadow import ShadowLog, Side, shadow_record
+
+    config, _ = production
+    version, _ = register_by_hand(client, APPTEST_MODEL)
+    without, _ = register_by_hand(client, APPTEST_MODEL, alias="")
+    # the router's own shadow log, in a private serving folder (not the console's production)
+    traffic = LocalSeldonBackend(tmp_path, {"production": 1}, "unused")
+    started = now_utc()
+
+    def answer(*probabilities: float) -> bytes:
+        return json.dumps({"jsonData": {"probabilities": list(probabilities)}}).encode()
+
+    sides = [
+        (Side("11", 200, 0.004, answer(0.2, 0.7)), Side("12", 200, 0.006, answer(0.25, 0.9))),
+        (Side("11", 200, 0.005, answer(0.4, 0.1)), Side("12", 200, 0.007, answer(0.45, 0.3))),
+        (Side("11", 200, 0.004, answer(0.5)), Side("12", 503, 0.001, b"{}")),
+    ]
+    lines = [shadow_record(primary, shadow) for primary, shadow in sides]
+
+    async def write() -> None:
+        log = ShadowLog()
+        log.start()
+        for line in lines:
+            log.append(str(traffic.shadow_log("production")), line)
+        await log.close()
+
+    asyncio.run(write())
+    verdict = judge(
+        "shadow", _windows("12", 300), _windows("11", 300), config.rollout.analysis, 200
+    )
+    report = shadow_report(traffic, "production", "11", "12", started, verdict)
+    assert report["comparison"]["mirrored_requests"] == 3  # the log was read back
+    run_id = client.get_model_version(APPTEST_MODEL, version).run_id
+    client.log_dict(run_id, report, SHADOW_ARTIFACT)
+
+    at = _app("review", version)
+    assert not at.exception, at.exception
+    assert "Shadow of v12 beside v11 in production: **healthy**" in _texts(at)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Mirrored requests"] == "3"
+    assert shown["Shadow failures"] == "1"
+    assert shown["Compared rows"] == "4"
+    assert shown["Max |Δp|"] == "0.2"  # |0.7 - 0.9| and |0.1 - 0.3|
+    assert shown["Mean |Δp|"] == "0.125"
+    assert shown["Rows with |Δp| > 0.1"] == "50.0%"
+    assert [c.metric for c in verdict.checks] == list(_verdict_frame(at)["check"])
+    at = _open(at, "review", without)
+    assert "No shadow deployment has been run for this version." in [c.value for c in at.caption]
+    assert "Mirrored requests" not in [m.label for m in at.metric]
+
+
+def test_the_traffic_plots_draw_each_versions_sampled_points() -> None:
+    def page() -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from console.views.rollouts import traffic_charts
+        from mlcicd.serving.metrics.history import History, window_point
+        from mlcicd.serving.metrics.window import VariantWindow
+
+        inf, start = float("inf"), datetime(2025, 3, 1, 12, tzinfo=UTC)
+        latency = ((0.01, 10.0), (0.02, 50.0), (inf, 50.0))
+        probability = ((0.5, 20.0), (1.0, 50.0), (inf, 50.0))
+        busy = VariantWindow("3", 50.0, 1.0, latency, probability, 5.0)
+        idle = VariantWindow("4", seconds=5.0)
+        points = []
+        for k in range(3):
+            at = start + timedelta(seconds=5 * k)
+            points += [window_point(busy, at, "stable"), window_point(idle, at, "canary")]
+        traffic_charts(History(tuple(points), 5.0, 3600.0, True))
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception, at.exception
+    charts = [_chart_data(c) for c in at.get("vega_lite_chart")]
+    assert [list(c.columns) for c in charts] == [
+        ["time", "version", "requests / s"],
+        ["time", "version", "error rate"],
+        ["time", "series", "ms"],
+        ["time", "version", "prediction mean"],
+    ]
+    rates, errors, latency, means = charts
+    pairs = set(zip(rates["version"], rates["requests / s"], strict=True))
+    assert sorted(pairs) == [("v3", 10.0), ("v4", 0.0)]  # 50 requests in 5 s; none
+    assert list(errors[errors["version"] == "v3"]["error rate"]) == [0.02] * 3
+    assert errors[errors["version"] == "v4"]["error rate"].isna().all()  # no requests: a gap
+    by_series = latency.groupby("series")["ms"].first().to_dict()
+    assert by_series["v3 p50"] == pytest.approx(13.75)  # rank 25 of 40 in (10, 20] ms
+    assert by_series["v3 p99"] == pytest.approx(19.875)
+    assert list(means[means["version"] == "v3"]["prediction mean"]) == pytest.approx([0.55] * 3)
+    assert any("bucket midpoints" in c.value for c in at.caption)
+
+
+def _chart_data(chart: Any) -> Any:
+    """The data one st.line_chart sent to the browser."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    proto = chart.proto
+    data = proto.data.data if proto.HasField("data") else proto.datasets[0].data.data
+    return convert_arrow_bytes_to_pandas_df(data)
