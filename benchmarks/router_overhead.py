@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -96,28 +98,58 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def measure(upstream_port: int, router_port: int, body: bytes, requests: int, warmup: int) -> None:
-    """Interleave direct and routed requests and print the table."""
+@dataclass(frozen=True)
+class Interleaved:
+    """Seconds per request on each path, and the per-pair difference (router - direct)."""
+
+    direct: list[float]
+    router: list[float]
+    differences: list[float]
+    statuses: dict[tuple[str, int], int]
+    warmup: int
+
+
+def interleave(
+    upstream_port: int, router_port: int, bodies: Sequence[bytes], requests: int, warmup: int
+) -> Interleaved:
+    """Pairs of direct and routed requests, order alternating, the same body in both of a pair.
+
+    Shared by benchmarks/rollout_timing.py, which puts the environment's real router in front of
+    a real model server; `bodies` are cycled through, one per pair.
+    """
     direct = http.client.HTTPConnection(HOST, upstream_port, timeout=30)
     routed = http.client.HTTPConnection(HOST, router_port, timeout=30)
-    for _ in range(warmup):
-        timed_post(direct, body)
-        timed_post(routed, body)
-    times: dict[str, list[float]] = {"direct": [], "router": []}
-    codes: Counter[tuple[str, int]] = Counter()
-    differences: list[float] = []
-    for index in range(requests):
-        order = ("direct", "router") if index % 2 == 0 else ("router", "direct")
-        pair: dict[str, float] = {}
-        for name in order:
-            seconds, status = timed_post(direct if name == "direct" else routed, body)
-            pair[name] = seconds
-            times[name].append(seconds)
-            codes[(name, status)] += 1
-        differences.append(pair["router"] - pair["direct"])
-    direct.close()
-    routed.close()
-    print(f"{requests} interleaved pairs after {warmup} warm-up pairs; statuses {dict(codes)}")
+    try:
+        for index in range(warmup):
+            body = bodies[index % len(bodies)]
+            timed_post(direct, body)
+            timed_post(routed, body)
+        times: dict[str, list[float]] = {"direct": [], "router": []}
+        codes: Counter[tuple[str, int]] = Counter()
+        differences: list[float] = []
+        for index in range(requests):
+            body = bodies[index % len(bodies)]
+            order = ("direct", "router") if index % 2 == 0 else ("router", "direct")
+            pair: dict[str, float] = {}
+            for name in order:
+                seconds, status = timed_post(direct if name == "direct" else routed, body)
+                pair[name] = seconds
+                times[name].append(seconds)
+                codes[(name, status)] += 1
+            differences.append(pair["router"] - pair["direct"])
+    finally:
+        direct.close()
+        routed.close()
+    return Interleaved(times["direct"], times["router"], differences, dict(codes), warmup)
+
+
+def print_table(result: Interleaved) -> None:
+    """p50/p90/p99/mean of each path side by side, their difference and ratio, in ms."""
+    times = {"direct": result.direct, "router": result.router}
+    print(
+        f"{len(result.direct)} interleaved pairs after {result.warmup} warm-up pairs; "
+        f"statuses {result.statuses}"
+    )
     print(f"{'':>14} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'mean ms':>9}")
     for name, values in times.items():
         row = [quantile(values, q) * 1e3 for q in (0.5, 0.9, 0.99)] + [
@@ -133,7 +165,7 @@ def measure(upstream_port: int, router_port: int, body: bytes, requests: int, wa
     ratios = [quantile(times["router"], q) / quantile(times["direct"], q) for q in (0.5, 0.9, 0.99)]
     ratios.append(statistics.fmean(times["router"]) / statistics.fmean(times["direct"]))
     print(f"{'ratio':>14} " + " ".join(f"{v:9.2f}" for v in ratios))
-    pairs = [quantile(differences, q) * 1e3 for q in (0.5, 0.9, 0.99)]
+    pairs = [quantile(result.differences, q) * 1e3 for q in (0.5, 0.9, 0.99)]
     print(f"{'pair diff':>14} " + " ".join(f"{v:9.3f}" for v in pairs) + "   (router - direct)")
 
 
@@ -166,7 +198,9 @@ def main() -> int:
         started.append(control.start_router(work / "routes.json", router_port, work / "router.log"))
         print(f"upstream 127.0.0.1:{upstream_port} ({'given' if args.upstream_url else 'helper'}), "
               f"router 127.0.0.1:{router_port}, python {sys.version.split()[0]}")  # fmt: skip
-        measure(upstream_port, router_port, args.body.encode(), args.requests, args.warmup)
+        print_table(
+            interleave(upstream_port, router_port, [args.body.encode()], args.requests, args.warmup)
+        )
     finally:
         for process in reversed(started):
             stop_group(process)
