@@ -132,6 +132,8 @@ def history(args: argparse.Namespace) -> int:
     session = open_session(args)
     for e in read_events(session.config.model_name):
         moved = f" (from v{e.from_version})" if e.from_version else ""
-        why = f": {e.reason}" if e.reason else ""
+        # a failure's reason is its detail (which gate, which metric): the person gave none
+        text = e.reason or (e.detail if e.event.endswith("_failed") else "")
+        why = f": {text}" if text else ""
         say(f"{e.at}  {e.event:<18} v{e.version}{moved} by {e.actor}{why}")
     return EXIT_OK

@@ -110,4 +110,6 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert run.main(["--config", config, "history"]) == run.EXIT_OK
     history = capsys.readouterr().out
     assert "rolled_back        v1 (from v2) by oncall: drift alarm" in history
+    [failed] = [line for line in history.splitlines() if " promotion_failed " in line]
+    assert "production smoke test of promotion-flow version 2 failed" in failed
     assert run.main(["--config", config, "stop", "production"]) == run.EXIT_OK

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from mlcicd.config import AnalysisConfig, CanaryConfig, CanaryStep, RolloutConfig
+from mlcicd.release.rollout.aborts import abort_requested, request_abort
 from mlcicd.release.rollout.engine import RolloutAborted, recover_interrupted, run_rollout
 from mlcicd.serving.contract import ModelRef, ServingError
 from mlcicd.serving.router.control import router_state
@@ -93,6 +94,25 @@ def test_a_candidate_killed_mid_canary_is_rolled_back_while_the_stable_answers(
     assert backend.read_rollout(ENV)["state"] == "rolled_back"
 
 
+def test_an_abort_requested_by_a_reviewer_rolls_back_at_the_next_check(
+    backend, versions, stable, golden_rows
+) -> None:
+    candidate = versions.by_mode["healthy-too"]
+    with steady_traffic(backend, golden_rows) as seen:
+        worker, outcome = _rollout_in_thread(backend, candidate)
+        _wait_for("the canary step", _in_canary(backend, candidate))
+        request_abort(MODEL_NAME, ENV, "alice", "the dashboard looks wrong")
+        worker.join(timeout=60)
+    [aborted] = outcome
+    assert isinstance(aborted, RolloutAborted), aborted
+    assert str(aborted) == "canary 25 %: aborted by alice: the dashboard looks wrong"
+    assert roles(backend) == {stable: ("stable", 100)}
+    assert abort_requested(MODEL_NAME, ENV) is None  # consumed: the next rollout starts clean
+    record = backend.read_rollout(ENV)
+    assert record["state"] == "rolled_back" and "aborted by alice" in record["detail"]
+    assert seen.failed == 0, seen.summary()
+
+
 def test_a_router_killed_mid_canary_aborts_and_comes_back_on_the_stable_version(
     backend, versions, stable, golden_rows
 ) -> None:
@@ -142,6 +162,7 @@ _PROMOTE = """
 import sys
 from pathlib import Path
 from mlcicd.serving.local.backend import LocalSeldonBackend
+from mlcicd.release.rollout.aborts import abort_requested, request_abort
 from mlcicd.release.rollout.engine import run_rollout
 from tests.rollout.test_rollout_faults import LONG
 from tests.rollout.conftest import ENV, ref
