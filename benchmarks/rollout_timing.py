@@ -33,7 +33,6 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +42,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests/
@@ -55,6 +53,7 @@ from mlflow import MlflowClient
 import mlcicd.serving.local.backend as local_backend
 import mlcicd.serving.local.traffic as local_traffic
 from benchmarks.router_overhead import interleave, print_table, quantile
+from benchmarks.serving_latency import git_label, raise_interrupt
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import (
     AnalysisConfig,
@@ -80,7 +79,6 @@ from mlcicd.serving.router import control
 from mlcicd.training.fit import fit_packaged_model
 from tests.helpers.faulty_models import FaultyClassifier
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 ENV = "production"
 MODEL_NAME = "rollout-benchmark"
@@ -703,25 +701,6 @@ def blue_green_and_back(
 # -- main -------------------------------------------------------------------------------------
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM behaves like Ctrl-C, so the `finally` block stops every process."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _git_label() -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - the git on PATH
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unlabelled"
-    return proc.stdout.strip() or "unlabelled"
-
-
 def stop_everything(backend: TimedBackend, spawns: SpawnCounter) -> list[int]:
     """backend.stop (router and variants), then any spawned server it no longer knew of.
 
@@ -756,7 +735,7 @@ def main() -> int:
         parser.error("--rps must be in 1..200, --pairs in 1..20000, --warmup in 0..1000")
     if not (0.1 <= args.interval <= 10 and args.fail_every >= 1):
         parser.error("--interval must be in 0.1..10 s and --fail-every at least 1")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     command = shlex.join(
         [os.path.relpath(sys.executable), os.path.relpath(sys.argv[0]), *sys.argv[1:]]
     )
@@ -787,7 +766,7 @@ def main() -> int:
     print()
     print(f"command: {command}")
     print(
-        f"commit {_git_label()}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        f"commit {git_label()}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
         f"analysis interval {args.interval:g} s, canary steps 25 % / 50 % (2 s, 25 / 40 requests), "
         f"blue/green observation 2 s (p99 limit {BLUE_GREEN_P99_RATIO:g}x, canary 2x); "
         f"replay {args.rps:g} rps, one row per request; times are time.monotonic() in this "

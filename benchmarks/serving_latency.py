@@ -85,12 +85,12 @@ class Row:
     rows_per_s: float
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+def raise_interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM behaves like Ctrl-C, so the `finally` blocks stop the servers."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _git_label() -> str:
+def git_label() -> str:
     """The commit measured, read-only (`git rev-parse` changes no state)."""
     try:
         proc = subprocess.run(
@@ -358,8 +358,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1 or args.batch_requests < 1:
         parser.error("--requests and --batch-requests must be positive")
-    label = args.version_label or _git_label()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    label = args.version_label or git_label()
+    signal.signal(signal.SIGTERM, raise_interrupt)
     command = shlex.join(
         [
             os.path.relpath(sys.executable, Path.cwd()),
