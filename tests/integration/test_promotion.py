@@ -112,4 +112,32 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert "rolled_back        v1 (from v2) by oncall: drift alarm" in history
     [failed] = [line for line in history.splitlines() if " promotion_failed " in line]
     assert "production smoke test of promotion-flow version 2 failed" in failed
+
+    # blue/green: v2 again beside v1, all traffic switched, v1 kept warm; the rollback to v1 is
+    # then one weight change (no new server), and v2 stays warm in its turn
+    blue_green = dict(overrides, rollout={
+        "strategy": "blue_green", "blue_green": {"observe_seconds": 0, "keep_previous_seconds": 600},
+    })  # fmt: skip
+    bg_config = str(write_config(blue_green, name="blue-green.yaml"))
+    assert run.main(["--config", bg_config, "promote", "--version", "2"]) == run.EXIT_OK
+    assert "switched 100 % to v2; v1 stays warm" in capsys.readouterr().out
+    assert _served_version(url, payload) == "2"
+
+    def production_roles() -> dict[str, tuple[str, int, int]]:
+        assert run.main(["--config", bg_config, "status", "--json"]) == run.EXIT_OK
+        variants = json.loads(capsys.readouterr().out)["production"]["variants"]
+        return {v["version"]: (v["role"], v["traffic_percent"], v["pid"]) for v in variants}
+
+    before = production_roles()
+    assert {v: r[:2] for v, r in before.items()} == {"2": ("stable", 100), "1": ("previous", 0)}
+    assert run.main(["--config", bg_config, "rollback", "--to-version", "1", "--reason",
+                     "switch back", "--actor", "oncall"]) == run.EXIT_OK  # fmt: skip
+    assert "switched all traffic back to the warm v1" in capsys.readouterr().out
+    assert _served_version(url, payload) == "1"
+    after = production_roles()
+    assert {v: r[:2] for v, r in after.items()} == {"1": ("stable", 100), "2": ("previous", 0)}
+    assert after["1"][2] == before["1"][2]  # the same process: nothing was started
+    events = read_events(name)
+    assert events[-1].event == "rolled_back" and "warm previous version" in events[-1].detail
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     assert run.main(["--config", config, "stop", "production"]) == run.EXIT_OK
