@@ -66,7 +66,8 @@ def _status_lines(environment: str, status: EndpointStatus) -> list[str]:
         return [f"{environment:<11} {status.detail}"]
     if status.running:
         pid = f" (pid {state.pid})" if state.pid else ""  # 0: not a local process
-        head = f"{environment:<11} {status.detail:<10} {state.model_name} at {state.url}{pid}"
+        where = f"{state.model_name} v{state.model_version} at {state.url}{pid}"
+        head = f"{environment:<11} {status.detail:<10} {where}"
     else:
         head = f"{environment:<11} {state.model_name} v{state.model_version}: {status.detail}"
     lines = [head]

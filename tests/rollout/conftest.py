@@ -8,7 +8,7 @@ real processes on 127.0.0.1, stopped when the module ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +16,13 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import requests
 from mlflow import MlflowClient
 
 from mlcicd.registry.versions import log_packaged_model, register_version
 from mlcicd.serving.contract import ModelRef
 from mlcicd.serving.local.backend import LocalSeldonBackend
-from mlcicd.serving.replay import ReplayResult, replay
+from mlcicd.serving.replay import ReplayResult, replay, row_bodies
 from tests.helpers.faulty_models import FaultyClassifier
 from tests.helpers.session import free_port
 
@@ -111,6 +112,22 @@ def steady_traffic(backend: LocalSeldonBackend, rows: pd.DataFrame) -> Iterator[
         worker.join(timeout=30)
         if holder:
             result.__dict__.update(holder[0].__dict__)
+
+
+def warm_up(rows: pd.DataFrame, requests_sent: int = 40) -> Callable[[str], None]:
+    """A verify step that only sends golden rows, as the real smoke test does before traffic.
+
+    A fresh server's first answers are slow; a strategy that judges a candidate's p99 on its
+    very first client requests (blue/green, shadow) would otherwise judge its start-up.
+    """
+    bodies = row_bodies(rows.head(requests_sent))
+
+    def send(url: str) -> None:
+        with requests.Session() as session:
+            for body in bodies:
+                session.post(url, json=body, timeout=30)
+
+    return send
 
 
 def roles(backend: LocalSeldonBackend) -> dict[str, tuple[str, int]]:

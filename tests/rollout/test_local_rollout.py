@@ -23,7 +23,7 @@ from mlcicd.config import (
 )
 from mlcicd.release.rollout.engine import RolloutAborted, run_rollout
 from mlcicd.serving.replay import ReplayResult
-from tests.rollout.conftest import ENV, ref, roles, steady_traffic
+from tests.rollout.conftest import ENV, ref, roles, steady_traffic, warm_up
 
 
 def _config(strategy: str) -> RolloutConfig:
@@ -53,11 +53,13 @@ def _config(strategy: str) -> RolloutConfig:
 
 
 def _rollout(backend, strategy: str, version: str, rows) -> tuple[Any, ReplayResult]:
+    # blue/green judges the candidate on its first client requests: warm it as a smoke test would
+    verify = warm_up(rows) if strategy == "blue_green" else (lambda url: None)
     with steady_traffic(backend, rows) as seen:
         time.sleep(1.0)
         try:
             outcome: Any = run_rollout(
-                backend, _config(strategy), ENV, ref(version), lambda url: None, say=print
+                backend, _config(strategy), ENV, ref(version), verify, say=print
             )
         except RolloutAborted as aborted:
             outcome = aborted
@@ -135,7 +137,7 @@ def test_a_shadow_writes_its_report_and_serves_nothing_from_the_shadow(
     )
     with steady_traffic(backend, golden_rows) as seen:
         time.sleep(1.0)
-        result = run_rollout(backend, config, ENV, ref(candidate), lambda url: None, say=print)
+        result = run_rollout(backend, config, ENV, ref(candidate), warm_up(golden_rows), print)
     assert not result.promoted
     assert seen.failed == 0 and set(seen.by_variant) == {stable}  # nothing served by the shadow
     report = result.shadow_report

@@ -94,6 +94,27 @@ def test_a_candidate_killed_mid_canary_is_rolled_back_while_the_stable_answers(
     assert backend.read_rollout(ENV)["state"] == "rolled_back"
 
 
+def test_a_stable_version_killed_mid_canary_is_started_again_before_the_candidate_stops(
+    backend, versions, stable, golden_rows
+) -> None:
+    candidate = versions.by_mode["healthy-too"]
+    worker, outcome = _rollout_in_thread(backend, candidate)
+    _wait_for("the canary step", _in_canary(backend, candidate))
+    killed = _variant_pid(backend, stable)
+    os.killpg(killed, signal.SIGKILL)
+    worker.join(timeout=240)
+    [aborted] = outcome
+    assert isinstance(aborted, RolloutAborted), aborted
+    assert f"the stable version v{stable} could not be reached" in str(aborted)
+    # the stable version serves again (a new process), all traffic on it, the candidate stopped
+    assert roles(backend) == {stable: ("stable", 100)}
+    assert _variant_pid(backend, stable) != killed
+    with steady_traffic(backend, golden_rows.head(20)) as seen:
+        time.sleep(1.5)
+    assert seen.failed == 0 and set(seen.by_variant) == {stable}, seen.summary()
+    assert backend.read_rollout(ENV)["state"] == "rolled_back"
+
+
 def test_an_abort_requested_by_a_reviewer_rolls_back_at_the_next_check(
     backend, versions, stable, golden_rows
 ) -> None:

@@ -216,12 +216,43 @@ def _switch(run: _Run, keep_previous: float | None) -> None:
     run.record()
 
 
+def _route_all_to_stable(run: _Run) -> str:
+    """All traffic to the stable version, started again if its process died; "" when done.
+
+    Returns why it could not be done: then the candidate keeps its traffic rather than leave
+    nothing serving.
+    """
+    try:
+        run.traffic.set_traffic(run.environment, {run.stable: (STABLE, 100)})
+        return ""
+    except ServingError as first:
+        run.say(f"v{run.stable} cannot take the traffic ({first}); starting it again")
+    uri = f"models:/{run.model_name}/{run.stable}"
+    try:
+        run.traffic.start_variant(
+            run.environment, ModelRef(run.model_name, run.stable, uri), _verified_before, None
+        )
+        run.traffic.set_traffic(run.environment, {run.stable: (STABLE, 100)})
+    except ServingError as again:
+        return (
+            f"v{run.stable} could not be started again ({again}); v{run.candidate} keeps its "
+            f"traffic: `python run.py restart {run.environment}` once the cause is fixed"
+        )
+    return ""
+
+
+def _verified_before(url: str) -> None:
+    """The stable version passed its smoke test when it was deployed; it is only restarted."""
+
+
 def _roll_back(run: _Run, why: str, verdict: Verdict | None) -> None:
     """Everything back to the stable version, the candidate stopped, the reason recorded."""
-    with contextlib.suppress(ServingError):
-        run.traffic.set_traffic(run.environment, {run.stable: (STABLE, 100)})
-    with contextlib.suppress(ServingError):
-        run.traffic.stop_variant(run.environment, run.candidate)
+    stuck = _route_all_to_stable(run)
+    if stuck:
+        why = f"{why}; {stuck}"
+    else:
+        with contextlib.suppress(ServingError):
+            run.traffic.stop_variant(run.environment, run.candidate)
     if verdict is not None and verdict not in run.verdicts:
         run.verdicts.append(verdict)
     run.record("rolled_back", detail=why)
@@ -237,8 +268,13 @@ def _hold(
     min_requests: int,
     max_seconds: float,
     baseline: Callable[[dict[str, VariantWindow]], VariantWindow | None],
+    stable_serves: bool = True,
 ) -> Verdict:
-    """Judge the step every interval until healthy after min_seconds; abort at a breach."""
+    """Judge the step every interval until healthy after min_seconds; abort at a breach.
+
+    While `stable_serves` (canary, shadow), a stable version that cannot be reached aborts the
+    step too: its share of the clients gets no answer, and nothing can be compared with it.
+    """
     run.step = step
     run.record()
     mark = source.mark()
@@ -255,6 +291,12 @@ def _hold(
             )
         _check_router(run, step)
         windows = source.window(mark, [run.candidate, run.stable])
+        stable_window = windows.get(run.stable)
+        if stable_serves and stable_window is not None and stable_window.unreachable:
+            raise RolloutAborted(
+                f"{step}: the stable version v{run.stable} could not be reached "
+                f"({stable_window.detail})"
+            )
         candidate = windows.get(run.candidate) or VariantWindow(run.candidate)
         verdict = judge(step, candidate, baseline(windows), config.analysis, min_requests)
         run.verdicts.append(verdict)
@@ -326,6 +368,7 @@ def _observe(
     _hold(
         run, config, source, "blue/green observation", settings.observe_seconds,
         settings.observe_min_requests, max(settings.observe_seconds * 10, 60.0), _baseline,
+        stable_serves=False,  # the old version only waits warm; the candidate serves
     )  # fmt: skip
 
 
