@@ -31,3 +31,9 @@ class DataValidationFailed(GateRejected):
     """The data gate rejected a batch."""
 
     gate = "data_validation"
+
+
+class DataDriftDetected(GateRejected):
+    """The training batch drifted from the champion's profile and the config blocks on drift."""
+
+    gate = "data_drift"

@@ -1,9 +1,10 @@
-"""Training pipeline: validate, split, preprocess, train, evaluate, gate, register, stage."""
+"""Training pipeline: validate, check drift, split, train, evaluate, gate, register, stage."""
 
 from zenml import pipeline
 
 from mlcicd.config import DataSchema, RunConfig
 from mlcicd.failures import record_failure
+from steps.data.detect_drift import detect_drift
 from steps.data.fit_preprocessor import fit_preprocessor
 from steps.data.load_data import load_data
 from steps.data.split_data import split_data
@@ -22,7 +23,8 @@ def training_pipeline(
     """Caching is off: every run is a fresh, registrable candidate with its own lineage."""
     train_data, golden_data, fingerprint = load_data(config=config, schema=schema)
     validation_summary, _ = validate_data(train_data, golden_data, config=config, schema=schema)
-    train_split, validation_split = split_data(train_data, config=config, after="validate_data")
+    drift_report = detect_drift(train_data, config=config, after="validate_data")
+    train_split, validation_split = split_data(train_data, config=config, after="detect_drift")
     preprocessor = fit_preprocessor(train_split, config=config, schema=schema)
     model, training_summary = train_model(
         train_split,
@@ -40,8 +42,11 @@ def training_pipeline(
         validation_summary,
         training_summary,
         fingerprint,
+        drift_report,
         config=config,
         launch_lineage=launch_lineage,
     )
-    registered = register_model(model, golden_data, report, config=config)
+    registered = register_model(
+        model, train_data, golden_data, report, fingerprint, config=config, schema=schema
+    )
     deploy_to_staging(model, golden_data, registered, config=config)

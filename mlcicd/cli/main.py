@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from mlcicd.cli import release, reports, reviewers, serving, train
+from mlcicd.cli import monitor, release, reports, reviewers, serving, train
 from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK
 from mlcicd.cli.output import complain, say
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serving.add_parsers(sub)
     release.add_parsers(sub)
     reviewers.add_parser(sub)
+    monitor.add_parser(sub)
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
@@ -85,6 +86,7 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         "rollback": release.release,
         "history": release.history,
         "reviewers": reviewers.reviewers,
+        "monitor": monitor.monitor,
     }
     return handlers.get(command, train.train)
 

@@ -34,6 +34,13 @@ from mlcicd.config.model import (
     TorchMLPConfig,
     TrainingConfig,
 )
+from mlcicd.config.monitoring import (
+    CategoricalDriftConfig,
+    DriftConfig,
+    MonitoringConfig,
+    MonitoringThresholds,
+    NumericDriftConfig,
+)
 from mlcicd.config.rollout import (
     AnalysisConfig,
     BlueGreenConfig,
@@ -52,6 +59,7 @@ __all__ = [
     "BlueGreenConfig",
     "CanaryConfig",
     "CanaryStep",
+    "CategoricalDriftConfig",
     "ChampionGateConfig",
     "ColumnSpec",
     "ConfigError",
@@ -61,6 +69,7 @@ __all__ = [
     "DataFileConfig",
     "DataSchema",
     "DeploymentConfig",
+    "DriftConfig",
     "FairnessGateConfig",
     "GatesConfig",
     "GoldenRowsGateConfig",
@@ -71,6 +80,9 @@ __all__ = [
     "KubernetesServingConfig",
     "LatencyGateConfig",
     "ModelConfig",
+    "MonitoringConfig",
+    "MonitoringThresholds",
+    "NumericDriftConfig",
     "ProductionConfig",
     "RolloutConfig",
     "RowCountBounds",

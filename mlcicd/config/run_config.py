@@ -18,6 +18,7 @@ from mlcicd.config.data import DataConfig
 from mlcicd.config.gates import GatesConfig
 from mlcicd.config.kubernetes import KubernetesConfig
 from mlcicd.config.model import ModelConfig, TrainingConfig
+from mlcicd.config.monitoring import DriftConfig, MonitoringConfig
 from mlcicd.config.rollout import RolloutConfig
 from mlcicd.config.schema import DataSchema
 from mlcicd.config.serving import DeploymentConfig
@@ -38,6 +39,8 @@ class RunConfig(StrictModel):
     kubernetes: KubernetesConfig = KubernetesConfig()
     rollout: RolloutConfig = RolloutConfig()
     console: ConsoleConfig = ConsoleConfig()
+    drift: DriftConfig = DriftConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal fingerprints mean equal configs."""

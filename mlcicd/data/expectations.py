@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from mlcicd.config import ColumnSpec, DataSchema
 from inference.frames import with_object_strings
+from mlcicd.config import ColumnSpec, DataSchema
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -143,8 +143,7 @@ def _observed(result: dict[str, Any], exception_info: Any) -> str:
         shown = ", ".join(repr(v) for v in examples[:5])
         parts.append(
             f"{result['unexpected_count']} unexpected value(s)"
-            f" ({result.get('unexpected_percent', 0):.2f}%)"
-            + (f", e.g. {shown}" if shown else "")
+            f" ({result.get('unexpected_percent', 0):.2f}%)" + (f", e.g. {shown}" if shown else "")
         )
     if result.get("partial_missing_list"):
         parts.append(f"missing values {result['partial_missing_list']!r}")
@@ -201,7 +200,9 @@ def validate_batches(
             "whole"
         )
         definition = ctx.validation_definitions.add(
-            gx_module.ValidationDefinition(name=f"{batch_name}_validation", data=batch_def, suite=suite)
+            gx_module.ValidationDefinition(
+                name=f"{batch_name}_validation", data=batch_def, suite=suite
+            )
         )
         actions = []
         if docs_dir is not None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlcicd.config import DataConfig, DataFileConfig, DataSchema
 from inference.frames import with_object_strings
+from mlcicd.config import DataConfig, DataFileConfig, DataSchema
 from mlcicd.errors import PipelineInputError
 
 _CHUNK = 1 << 20
@@ -75,7 +75,9 @@ def read_table(
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise PipelineInputError(f"cannot parse {role} data file {path}: {exc}") from None
     except PermissionError:
-        raise PipelineInputError(f"{role} data file is not readable (permission denied): {path}") from None
+        raise PipelineInputError(
+            f"{role} data file is not readable (permission denied): {path}"
+        ) from None
     except OSError as exc:
         raise PipelineInputError(f"cannot read {role} data file {path}: {exc}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt Parquet

@@ -10,8 +10,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from mlcicd.config import DataConfig, DataSchema
 from inference.frames import with_object_strings
+from mlcicd.config import DataConfig, DataSchema
 from mlcicd.data.loading import binary_target, feature_columns
 from mlcicd.errors import PipelineInputError
 

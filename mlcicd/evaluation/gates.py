@@ -13,6 +13,7 @@ from typing import Any
 from mlcicd.config import (
     METRIC_DIRECTIONS,
     ChampionGateConfig,
+    DriftConfig,
     FairnessGateConfig,
     GatesConfig,
     GoldenRowsGateConfig,
@@ -20,11 +21,13 @@ from mlcicd.config import (
     SanityGateConfig,
     ThresholdGateConfig,
 )
+from mlcicd.reporting.drift import DriftReport
 from mlcicd.reporting.model import (
     ChampionInfo,
     Check,
     FairnessResult,
     GateResult,
+    GateStatus,
     GoldenRowPrediction,
     LatencyResult,
     ModelScores,
@@ -227,6 +230,39 @@ def sanity_gate(
             ratio = float(epochs[-1]["train_loss"]) / max(float(epochs[0]["train_loss"]), 1e-12)
             checks.append(_at_most("last/first train loss", ratio, config.max_loss_ratio))
     return _verdict("sanity", checks, "finite, decreasing loss and a non-constant predictor")
+
+
+def drift_gate(config: DriftConfig, drift: DriftReport | None) -> GateResult:
+    """Drift of the training batch against the champion's profile: fails only with on_drift: block.
+
+    With `warn` a drifted batch is reported as a warning on the gate and trains on; the data
+    step has already stopped a blocked one before training, so this verdict is the record.
+    """
+    if not config.enabled:
+        return _skipped("data_drift")
+    if drift is None or not drift.compared:
+        note = drift.note if drift is not None else "not checked"
+        return GateResult(gate="data_drift", status="no_champion", summary=note)
+    checks = [
+        Check(
+            name=f"psi:{f.feature}",
+            observed=f.psi,
+            threshold=(config.numeric if f.kind == "numeric" else config.categorical).max_psi,
+            comparison="<=",
+            passed=not f.drifted,
+            margin=None,
+            counts_for_verdict=config.on_drift == "block",
+        )
+        for f in drift.features
+        if f.drifted is not None
+    ]
+    if not drift.drifted_features:
+        return GateResult(
+            gate="data_drift", status="passed", summary=drift.summary(), checks=checks
+        )
+    status: GateStatus = "failed" if config.on_drift == "block" else "warned"
+    summary = drift.summary() + (" (on_drift: warn)" if status == "warned" else "")
+    return GateResult(gate="data_drift", status=status, summary=summary, checks=checks)
 
 
 def evaluate_gates(

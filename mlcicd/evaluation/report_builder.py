@@ -15,9 +15,10 @@ from inference.packaged_model import PackagedClassifier
 from mlcicd.config import RunConfig
 from mlcicd.data.loading import binary_target
 from mlcicd.evaluation.champion import load_champion, predict_golden_rows, read_golden_rows
-from mlcicd.evaluation.gates import evaluate_gates
+from mlcicd.evaluation.gates import drift_gate, evaluate_gates
 from mlcicd.evaluation.latency import measure_latency
 from mlcicd.evaluation.scoring import fairness_tables, score_model
+from mlcicd.reporting.drift import DriftReport
 from mlcicd.reporting.model import ChampionInfo, EvaluationReport, ModelScores
 
 LATENCY_PAYLOAD_ROWS = 64
@@ -34,6 +35,7 @@ def build_report(
     validation_summary: dict[str, Any],
     training_summary: dict[str, Any],
     lineage: dict[str, str],
+    drift: DriftReport | None = None,
 ) -> EvaluationReport:
     """Gather every piece of evidence and every gate verdict into one report."""
     gates = config.gates
@@ -86,9 +88,12 @@ def build_report(
         if gates.golden_rows.enabled
         else []
     )
-    verdicts = evaluate_gates(
-        gates, scores, champion_info, fairness, latency, golden_rows, training_summary
-    )
+    verdicts = [
+        drift_gate(config.drift, drift),
+        *evaluate_gates(
+            gates, scores, champion_info, fairness, latency, golden_rows, training_summary
+        ),
+    ]
     return EvaluationReport(
         model_name=config.model_name,
         environment=config.environment,
@@ -104,6 +109,7 @@ def build_report(
         latency=latency,
         golden_rows=golden_rows,
         data_validation=validation_summary,
+        drift=drift,
         training={k: v for k, v in training_summary.items() if k != "epochs"}
         | {"epochs_run": len(training_summary.get("epochs") or [])},
         lineage=lineage,

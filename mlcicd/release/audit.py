@@ -101,3 +101,22 @@ def live_version_at(
         if datetime.fromisoformat(event.at) <= at:
             live = event.version
     return live
+
+
+def previous_live_version(
+    events: list[AuditEvent], current: str, environment: str = "production"
+) -> str | None:
+    """The version that served before `current` last went live: where a rollback goes back to."""
+    history: list[str] = []
+    for event in events:
+        if event.event not in {"promoted", "rolled_back"}:
+            continue
+        if (event.environment or "production") != environment:
+            continue
+        if not history or history[-1] != event.version:
+            history.append(event.version)
+    while history and history[-1] == current:
+        history.pop()
+        if history:
+            return history[-1]
+    return None

@@ -77,6 +77,10 @@ def serve_verified_version(
     move_alias(client, name, ALIAS_OF[environment], version)
     client.set_model_version_tag(name, version, f"{environment}_smoke_test", "passed")
     client.set_model_version_tag(name, version, f"{environment}_url", state.url)
+    # the latency baseline the production monitor compares each window's p99 with
+    client.set_model_version_tag(
+        name, version, f"{environment}_smoke_p95_ms", f"{smoke.p95_ms:.3f}"
+    )
     return {
         "status": "serving",
         "environment": environment,

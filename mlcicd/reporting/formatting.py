@@ -31,6 +31,7 @@ STATUS_LABELS: dict[GateStatus, str] = {
     "failed": "failed",
     "skipped": "skipped",
     "no_champion": "no champion yet",
+    "warned": "warning",
 }
 COMPARISON_SYMBOLS: dict[str, str] = {">=": "≥", "<=": "≤", "==": "="}
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mlcicd.reporting.drift import DriftReport
 from mlcicd.reporting.formatting import (
     BATCH_COLUMNS,
     CHECK_COLUMNS,
@@ -45,12 +46,31 @@ from mlcicd.reporting.formatting import (
     verdict_text,
 )
 from mlcicd.reporting.model import Check, EvaluationReport, FairnessResult, GateResult, GateStatus
+from mlcicd.reporting.monitoring import MonitoringReport
+from mlcicd.reporting.monitoring_formatting import (
+    ACTION_COLUMNS,
+    BREACH_COLUMNS,
+    DRIFT_COLUMNS,
+    WINDOW_COLUMNS,
+    action_cells,
+    breach_cells,
+    breach_rows,
+    drift_facts,
+    feature_cells,
+    feature_verdict_text,
+    monitoring_facts,
+    monitoring_verdict,
+    newest_first,
+    sorted_features,
+    window_cells,
+)
 
 STATUS_MARKS: dict[GateStatus, str] = {
     "passed": "✅",
     "failed": "❌",
     "skipped": "⏭️",
     "no_champion": "➖",
+    "warned": "⚠️",
 }
 
 
@@ -224,6 +244,8 @@ def render_markdown(report: EvaluationReport) -> str:
     lines += ["#### Latency", "", *_latency(report), ""]
     lines += ["#### Golden rows", "", *_golden_rows(report), ""]
     lines += ["#### Data validation", "", *_data_validation(report.data_validation), ""]
+    if report.drift is not None:
+        lines += ["#### Data drift", "", *drift_lines(report.drift), ""]
     training = training_rows(report.training)
     lines += ["#### Training", ""]
     lines += [*(_key_values(training, code=False) if training else ["_Not recorded._"]), ""]
@@ -231,4 +253,57 @@ def render_markdown(report: EvaluationReport) -> str:
     lines += ["#### Lineage", ""]
     lines += [*(_key_values(lineage, code=True) if lineage else ["_Not recorded._"]), ""]
     lines += ["</details>"]
+    return "\n".join(lines) + "\n"
+
+
+MAX_DRIFT_ROWS = 10
+
+
+def drift_lines(drift: DriftReport) -> list[str]:
+    """Summary and the per-column table, drifted first, the 10 most moved columns at most."""
+    if not drift.compared:
+        return [f"_{_text(drift.summary())}_"]
+    features = sorted_features(drift.features)
+    rows = [
+        (*(_text(c) for c in feature_cells(f)), _text(feature_verdict_text(f)))
+        for f in features[:MAX_DRIFT_ROWS]
+    ]
+    lines = [_text(drift.summary()), "", _text(" · ".join(drift_facts(drift))), ""]
+    lines += _table(DRIFT_COLUMNS, rows)
+    if len(features) > MAX_DRIFT_ROWS:
+        lines += ["", f"… {len(features) - MAX_DRIFT_ROWS} more column(s) in the HTML report"]
+    if drift.prediction is not None:
+        p = drift.prediction
+        lines += ["", f"Predictions: {_text(feature_verdict_text(p))}"]
+    return lines
+
+
+def render_monitoring_markdown(report: MonitoringReport) -> str:
+    """The monitoring report as text for a CI summary or an issue: verdict, breaches, windows."""
+    mark = STATUS_MARKS["passed"] if report.healthy else STATUS_MARKS["failed"]
+    facts = " · ".join(monitoring_facts(report, lambda v: _code(v), _text))
+    lines = [
+        f"### {mark} Monitoring {_text(report.model_name)}: {monitoring_verdict(report)}",
+        "",
+        facts,
+        "",
+    ]
+    if report.note:
+        lines += [f"_{_text(report.note)}_", ""]
+    breaches = breach_rows(report)
+    if breaches:
+        rows = []
+        for window, breach in breaches:
+            cells = [_text(c) for c in breach_cells(window, breach)]
+            cells[5] = _code(breach.config_key, in_table=True)
+            rows.append(tuple(cells))
+        lines += ["#### Breaches", "", *_table(BREACH_COLUMNS, rows), ""]
+    if report.actions:
+        rows = [tuple(_text(c) for c in action_cells(a)) for a in report.actions]
+        lines += ["#### Actions", "", *_table(ACTION_COLUMNS, rows), ""]
+    windows = newest_first(report)
+    if windows:
+        rows = [tuple(_text(c) for c in window_cells(w)) for w in windows]
+        lines += ["#### Windows", "", *_table(WINDOW_COLUMNS, rows), ""]
+        lines += ["#### Newest window: drift", "", *drift_lines(windows[0].drift), ""]
     return "\n".join(lines) + "\n"

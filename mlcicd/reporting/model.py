@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-GateStatus = Literal["passed", "failed", "skipped", "no_champion"]
+from mlcicd.reporting.drift import DriftReport
+
+# warned: a finding the config chose not to block on (drift with on_drift: warn)
+GateStatus = Literal["passed", "failed", "skipped", "no_champion", "warned"]
 
 
 class _Model(BaseModel):
@@ -145,6 +148,7 @@ class EvaluationReport(_Model):
     latency: LatencyResult | None = None
     golden_rows: list[GoldenRowPrediction] = Field(default_factory=list)
     data_validation: dict[str, Any] = Field(default_factory=dict)
+    drift: DriftReport | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     lineage: dict[str, str] = Field(default_factory=dict)
     gates: list[GateResult] = Field(default_factory=list)
@@ -160,8 +164,15 @@ class EvaluationReport(_Model):
         return [g for g in self.gates if g.failed]
 
     def canonical_json(self) -> str:
-        """Stable JSON form: sorted keys, no whitespace; what the sha256 is taken of."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Stable JSON form: sorted keys, no whitespace; what the sha256 is taken of.
+
+        A report without a drift finding hashes as before the field existed, so the recorded
+        sha256 of every earlier version still verifies.
+        """
+        data = self.model_dump(mode="json")
+        if data.get("drift") is None:
+            data.pop("drift", None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def sha256(self) -> str:
         """Fingerprint of the report's content."""

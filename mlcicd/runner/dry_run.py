@@ -140,6 +140,8 @@ def pipeline_arguments(
         "version": EXAMPLE_MODEL_VERSION,
         "actor": "dry-run",
         "reason": "dry run",
+        # monitoring: the look-back a scheduled run resolves when it starts
+        "since": config.monitoring.default_since,
     }
     arguments: dict[str, Any] = {}
     for name, parameter in inspect.signature(pipeline.entrypoint).parameters.items():

@@ -157,6 +157,10 @@ class ServingBackend(Protocol):
         """The finer controls a rollout needs (variants side by side, weights)."""
         ...
 
+    def request_logs(self, environment: str) -> list[str]:
+        """Where the model servers' request logs of `environment` can be read (paths, globs)."""
+        ...
+
 
 class TrafficControl(Protocol):
     """What the rollout engine drives: versions side by side and the traffic between them.

@@ -273,7 +273,10 @@ def _sync_component(client: Client, ctype: Any, comp: dict[str, Any], sync: Stac
 
 # Flavors this project ships (source paths relative to the repository root), registered before
 # any component that uses them.
-PROJECT_FLAVORS = {"mlcicd.serving.local.deployer.LocalSeldonModelDeployerFlavor": "model_deployer"}
+PROJECT_FLAVORS = {
+    "mlcicd.serving.local.deployer.LocalSeldonModelDeployerFlavor": "model_deployer",
+    "mlcicd.monitoring.alerter.AuditLogAlerterFlavor": "alerter",
+}
 
 
 def register_project_flavors(client: Client) -> list[str]:

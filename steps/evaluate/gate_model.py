@@ -11,6 +11,7 @@ from zenml.types import HTMLString
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import RunConfig
 from mlcicd.evaluation.report_builder import build_report
+from mlcicd.reporting.drift import DriftReport
 from mlcicd.reporting.html import render_html
 from mlcicd.reporting.markdown import render_markdown
 from mlcicd.reporting.model import EvaluationReport, ModelScores
@@ -24,6 +25,7 @@ def gate_model(
     validation_summary: dict[str, Any],
     training_summary: dict[str, Any],
     data_fingerprint: str,
+    drift_report: DriftReport,
     config: RunConfig,
     launch_lineage: dict[str, str],
 ) -> tuple[
@@ -55,6 +57,7 @@ def gate_model(
         validation_summary=validation_summary,
         training_summary=training_summary,
         lineage=lineage,
+        drift=drift_report,
     )
     html = render_html(report)
     mlflow.log_text(report.model_dump_json(indent=2), "evaluation/report.json")

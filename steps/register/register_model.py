@@ -9,9 +9,11 @@ from mlflow import MlflowClient
 from zenml import get_step_context, log_metadata, step
 
 from inference.packaged_model import PackagedClassifier
-from mlcicd.config import RunConfig
+from mlcicd.config import DataSchema, RunConfig
+from mlcicd.data.profile import build_profile
 from mlcicd.errors import GateRejected
 from mlcicd.registry.lineage import library_versions, training_lineage
+from mlcicd.registry.profiles import log_profile
 from mlcicd.registry.versions import (
     RegisteredVersion,
     log_packaged_model,
@@ -31,11 +33,18 @@ def rejection_message(report: EvaluationReport) -> str:
 @step(experiment_tracker=True)
 def register_model(
     model: PackagedClassifier,
+    train_data: pd.DataFrame,
     golden_data: pd.DataFrame,
     evaluation_report: EvaluationReport,
+    data_fingerprint: str,
     config: RunConfig,
+    schema: DataSchema,
 ) -> Annotated[dict[str, str], "registered_model"]:
-    """Runs last and refuses a rejected model, so the registry only ever holds gated versions."""
+    """Runs last and refuses a rejected model, so the registry only ever holds gated versions.
+
+    The version carries the reference profile of its training data and golden predictions:
+    the baseline of every later drift check (a new training batch, production traffic).
+    """
     if not evaluation_report.passed:
         names = ", ".join(g.gate for g in evaluation_report.failed_gates)
         raise GateRejected(rejection_message(evaluation_report), gate=names)
@@ -51,6 +60,17 @@ def register_model(
         **library_versions(),
     }
     model_uri = log_packaged_model(model, golden_data)
+    profile = build_profile(
+        train_data,
+        schema,
+        model_name=config.model_name,
+        label=config.data.label,
+        data_fingerprint=data_fingerprint,
+        golden_probabilities=model.predict_proba(golden_data),
+        golden_metrics=evaluation_report.challenger.metrics,
+        threshold=model.threshold,
+    )
+    tags.update(log_profile(profile))
     metrics_line = ", ".join(
         f"{k}={v:.4f}" for k, v in sorted(evaluation_report.challenger.metrics.items())
     )

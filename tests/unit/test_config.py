@@ -209,3 +209,18 @@ def test_staging_and_production_extend_the_shared_gpu_k8s_base() -> None:
     assert (CONFIG_DIR / "base" / "gpu-k8s.yaml").is_file()
     assert {"staging", "production"} <= set(available_configs())
     assert "gpu-k8s" not in available_configs()
+
+
+def test_drift_and_monitoring_settings_are_validated_with_their_keys(write_config) -> None:
+    with pytest.raises(ConfigError, match=r"drift\.on_drift"):
+        load_config(str(write_config({"drift": {"on_drift": "shout"}})))
+    with pytest.raises(ConfigError, match=r"monitoring\.actions\.errors"):
+        load_config(str(write_config({"monitoring": {"actions": {"errors": "panic"}}})))
+    with pytest.raises(ConfigError, match=r"monitoring\.actions"):
+        load_config(str(write_config({"monitoring": {"actions": {"disk": "retrain"}}})))
+    with pytest.raises(ConfigError, match=r"monitoring\.on_data_change"):
+        load_config(str(write_config({"monitoring": {"on_data_change": "rollback"}})))
+    with pytest.raises(ConfigError, match=r"monitoring\.thresholds\.max_p99_ratio"):
+        load_config(str(write_config({"monitoring": {"thresholds": {"max_p99_ratio": 0.5}}})))
+    config, _ = load_config(str(write_config({"monitoring": {"action": "retrain"}})))
+    assert config.monitoring.action == "retrain" and config.drift.on_drift == "warn"

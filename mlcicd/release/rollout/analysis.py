@@ -8,18 +8,15 @@ that lacks the data to judge says so and neither passes nor fails the step.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mlcicd.config import AnalysisConfig
 from mlcicd.serving.metrics.window import VariantWindow
+from mlcicd.statistics import population_stability_index
 
 Outcome = Literal["healthy", "breach", "waiting"]
-PSI_EPSILON = 1e-4  # an empty bin on one side would make the PSI infinite
-MIN_BIN_SHARE = 0.05  # bins with less baseline mass are merged with their neighbours
 
 
 @dataclass(frozen=True)
@@ -67,49 +64,6 @@ class Verdict:
         """The inverse of to_dict."""
         checks = tuple(Check(**check) for check in raw.get("checks", []))
         return cls(**{**raw, "checks": checks})
-
-
-def population_stability_index(expected: Sequence[float], actual: Sequence[float]) -> float:
-    """PSI of two histograms over the same bins: sum of (a - e) * ln(a / e) of the shares."""
-    if len(expected) != len(actual):
-        raise ValueError(f"PSI needs the same bins, got {len(expected)} and {len(actual)}")
-    total_e, total_a = float(sum(expected)), float(sum(actual))
-    if total_e <= 0 or total_a <= 0:
-        raise ValueError("PSI needs at least one observation on each side")
-    psi = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        share_e = max(e / total_e, PSI_EPSILON)
-        share_a = max(a / total_a, PSI_EPSILON)
-        psi += (share_a - share_e) * math.log(share_a / share_e)
-    return psi
-
-
-def merge_sparse_bins(
-    expected: Sequence[float], actual: Sequence[float], min_share: float = MIN_BIN_SHARE
-) -> tuple[list[float], list[float]]:
-    """Merge neighbouring bins until each holds `min_share` of the baseline's rows.
-
-    A classifier's probabilities crowd into a few of the ten fixed bins; near-empty bins make
-    the PSI of two equal models large by sampling noise alone. Merging keeps the fixed bins'
-    meaning while each merged bin carries enough baseline mass to compare.
-    """
-    total = float(sum(expected))
-    merged_e: list[float] = []
-    merged_a: list[float] = []
-    run_e = run_a = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        run_e, run_a = run_e + e, run_a + a
-        if total > 0 and run_e / total >= min_share:
-            merged_e.append(run_e)
-            merged_a.append(run_a)
-            run_e = run_a = 0.0
-    if run_e or run_a:
-        if merged_e:
-            merged_e[-1] += run_e
-            merged_a[-1] += run_a
-        else:
-            merged_e, merged_a = [run_e], [run_a]
-    return merged_e, merged_a
 
 
 def error_rate_check(candidate: VariantWindow, config: AnalysisConfig) -> Check:

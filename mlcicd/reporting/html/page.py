@@ -63,7 +63,7 @@ _SCORE_COLUMNS = Columns(("Quantity", "Value"), "lr")
 # --- generic HTML helpers -----------------------------------------------------------------------
 
 
-def _table(
+def render_table(
     columns: Columns,
     rows: Iterable[Sequence[str]],
     row_classes: Sequence[str] | None = None,
@@ -85,44 +85,75 @@ def _table(
     return f"<table{css}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _cells(cells: Iterable[object]) -> tuple[str, ...]:
+def escaped_cells(cells: Iterable[object]) -> tuple[str, ...]:
     """A row of shared plain-text cells, each escaped for HTML."""
     return tuple(esc(c) for c in cells)
 
 
-def _code(value: object) -> str:
+def code(value: object) -> str:
+    """Inline code: identifiers, versions, config keys."""
     return f"<code>{esc(value)}</code>"
 
 
-def _pill(status: GateStatus) -> str:
-    return f'<span class="pill {esc(status)}">{esc(STATUS_LABELS[status])}</span>'
+def pill(status: GateStatus, label: str | None = None) -> str:
+    """A coloured status badge; `label` replaces the status's own wording (drift verdicts)."""
+    text = STATUS_LABELS[status] if label is None else label
+    return f'<span class="pill {esc(status)}">{esc(text)}</span>'
 
 
-def _mark(ok: object) -> str:
+def mark(ok: object) -> str:
+    """✓ only for an explicit True; anything else, missing included, reads as a failure."""
     return '<span class="ok">✓</span>' if ok is True else '<span class="ko">✗</span>'
 
 
-def _key_values(pairs: Sequence[tuple[str, str]], code: bool) -> str:
-    rows = [(esc(k), _code(v) if code else esc(v)) for k, v in pairs]
-    return _table(KEY_VALUE_COLUMNS, rows)
+def key_value_table(pairs: Sequence[tuple[str, str]], as_code: bool) -> str:
+    """Two-column table of label/value text; values as inline code when they are identifiers."""
+    rows = [(esc(k), code(v) if as_code else esc(v)) for k, v in pairs]
+    return render_table(KEY_VALUE_COLUMNS, rows)
 
 
-def _figure(svg: str, caption: str = "") -> str:
+def figure(svg: str, caption: str = "") -> str:
+    """A chart in its frame; `caption` is pre-escaped markup."""
     text = f"<figcaption>{caption}</figcaption>" if caption else ""
     return f"<figure>{svg}{text}</figure>"
+
+
+def banner(status: str, kicker: str, headline: str, subject: str, facts: Sequence[str]) -> str:
+    """The coloured page header: `status` is its CSS class, `facts` pre-escaped markup."""
+    return (
+        f'<header class="banner {esc(status)}"><div class="kicker">{esc(kicker)}</div>'
+        f"<h1>{esc(headline)}</h1>"
+        f'<p class="model">{esc(subject)}</p><p class="facts">{" · ".join(facts)}</p></header>'
+    )
+
+
+def page_shell(title: str, header: str, sections: Iterable[str], footer: str) -> str:
+    """The document every report page shares: inlined CSS, the CSP, nothing loaded from outside.
+
+    `header`, `sections` and `footer` are pre-escaped markup; `title` is plain text.
+    """
+    body = "".join([header, "<main>", *sections, "</main>", f"<footer>{footer}</footer>"])
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{esc(title)}</title><style>\n{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
 
 
 # --- sections ------------------------------------------------------------------------------------
 
 
 def _banner(report: EvaluationReport) -> str:
-    status = "passed" if report.passed else "failed"
-    facts = " · ".join(headline_facts(report, _code, esc))
-    mark = "✓" if report.passed else "✗"
-    return (
-        f'<header class="banner {status}"><div class="kicker">Evaluation report</div>'
-        f"<h1>{mark} {esc(verdict_text(report))}</h1>"
-        f'<p class="model">{esc(report.model_name)}</p><p class="facts">{facts}</p></header>'
+    return banner(
+        "passed" if report.passed else "failed",
+        "Evaluation report",
+        f"{'✓' if report.passed else '✗'} {verdict_text(report)}",
+        report.model_name,
+        headline_facts(report, code, esc),
     )
 
 
@@ -155,12 +186,12 @@ def _check_cells(check: Check) -> tuple[str, ...]:
     name = esc(check.name) + (
         "" if check.counts_for_verdict else ' <span class="note">(info)</span>'
     )
-    return (name, *_cells(check_cells(check)), _mark(check.passed))
+    return (name, *escaped_cells(check_cells(check)), mark(check.passed))
 
 
 def _gate_card(gate: GateResult) -> str:
     checks = (
-        _table(
+        render_table(
             CHECK_COLUMNS,
             [_check_cells(c) for c in gate.checks],
             [
@@ -173,7 +204,7 @@ def _gate_card(gate: GateResult) -> str:
     )
     summary = esc(gate.summary) if gate.summary else esc(STATUS_LABELS[gate.status])
     return (
-        f'<div class="gate {esc(gate.status)}"><header>{_pill(gate.status)}'
+        f'<div class="gate {esc(gate.status)}"><header>{pill(gate.status)}'
         f"<strong>{esc(gate.gate)}</strong></header>"
         f'<p class="summary">{summary}</p>{checks}</div>'
     )
@@ -182,10 +213,10 @@ def _gate_card(gate: GateResult) -> str:
 def _gates(report: EvaluationReport) -> str:
     if not report.gates:
         return '<section id="gates"><h2>Gates</h2><p class="note">No gates evaluated.</p></section>'
-    overview = _table(
+    overview = render_table(
         GATE_COLUMNS,
         [
-            (_pill(g.status), f"<strong>{esc(g.gate)}</strong>", esc(g.summary) or DASH)
+            (pill(g.status), f"<strong>{esc(g.gate)}</strong>", esc(g.summary) or DASH)
             for g in report.gates
         ],
     )
@@ -208,11 +239,11 @@ def _metrics(report: EvaluationReport) -> str:
         )
         rows.append((label, m.challenger, m.champion, delta))
         attrs.append(f' data-metric="{esc(m.name)}"')
-    table = _table(metric_columns(report, esc), rows, None, attrs)
+    table = render_table(metric_columns(report, esc), rows, None, attrs)
     error = champion_error(report)
     if error:
         table += f'<p class="worse">{esc(error)}</p>'
-    charts = _figure(curve_chart(report, "roc")) + _figure(curve_chart(report, "pr"))
+    charts = figure(curve_chart(report, "roc")) + figure(curve_chart(report, "pr"))
     return (
         f'<section id="metrics"><h2>Golden-set metrics</h2>{table}'
         f'<div class="charts">{charts}</div></section>'
@@ -228,11 +259,11 @@ def _scores_section(report: EvaluationReport) -> str:
         ("Predicted positive rate", format_metric(scores.positive_rate)),
         ("Probability std", format_metric(scores.probability_std)),
     ]
-    table = _table(_SCORE_COLUMNS, facts)
+    table = render_table(_SCORE_COLUMNS, facts)
     if scores.confusion is None:
         chart = '<p class="note">No confusion matrix recorded.</p>'
     else:
-        chart = _figure(confusion_chart(report, scores.confusion))
+        chart = figure(confusion_chart(report, scores.confusion))
     return (
         f'<section id="confusion"><h2>Predictions at the threshold</h2>'
         f'<div class="split">{chart}<div>{table}</div></div></section>'
@@ -240,9 +271,9 @@ def _scores_section(report: EvaluationReport) -> str:
 
 
 def _fairness_block(fairness: FairnessResult) -> str:
-    table = _table(
+    table = render_table(
         GROUP_COLUMNS,
-        [_cells(group_cells(g, fairness)) for g in fairness.groups],
+        [escaped_cells(group_cells(g, fairness)) for g in fairness.groups],
         ["muted" if g.small else "" for g in fairness.groups],
         table_class="keep-first",
     )
@@ -258,7 +289,7 @@ def _fairness_block(fairness: FairnessResult) -> str:
         f"equalized odds difference "
         f"<strong>{format_metric(fairness.equalized_odds_difference)}</strong> · "
         f"groups in verdict: {verdict_groups(fairness, esc)}</p>"
-        f'<div class="split">{_figure(fairness_chart(fairness))}<div>{table}{note}</div></div>'
+        f'<div class="split">{figure(fairness_chart(fairness))}<div>{table}{note}</div></div>'
     )
 
 
@@ -273,16 +304,16 @@ def _fairness(report: EvaluationReport) -> str:
 
 
 def _latency(report: EvaluationReport) -> str:
-    rows = [_cells(row) for row in latency_rows(report)]
+    rows = [escaped_cells(row) for row in latency_rows(report)]
     if not rows:
         return (
             '<section id="latency"><h2>Latency</h2>'
             '<p class="note">Latency was not measured.</p></section>'
         )
-    table = _table(LATENCY_COLUMNS, rows, table_class="keep-first")
+    table = render_table(LATENCY_COLUMNS, rows, table_class="keep-first")
     chart = ""
     if report.latency is not None and report.latency.samples_ms:
-        chart = _figure(latency_chart(report.latency))
+        chart = figure(latency_chart(report.latency))
     return (
         f'<section id="latency"><h2>Latency</h2><div class="split">{chart}<div>{table}'
         f'<p class="note">Single-row requests after warm-up; throughput measured on batches.'
@@ -299,7 +330,7 @@ def _golden_rows(report: EvaluationReport) -> str:
         against = champion_ref(report, esc, "the champion")
         body = f"<p>{flip_summary(total, len(flipped), against)}</p>"
         if flipped:
-            body += _table(FLIP_COLUMNS, [_cells(flip_cells(r)) for r in flipped])
+            body += render_table(FLIP_COLUMNS, [escaped_cells(flip_cells(r)) for r in flipped])
     return f'<section id="golden-rows"><h2>Golden rows</h2>{body}</section>'
 
 
@@ -309,7 +340,7 @@ def _data_validation(data_validation: Mapping[str, Any]) -> str:
     else:
         suite = data_validation.get("suite")
         body = (
-            f"<p>{_mark(data_validation.get('success'))} suite {_code(suite or DASH)} "
+            f"<p>{mark(data_validation.get('success'))} suite {code(suite or DASH)} "
             f"{validation_outcome(data_validation)}</p>"
         )
         batches = validation_batches(data_validation)
@@ -317,55 +348,49 @@ def _data_validation(data_validation: Mapping[str, Any]) -> str:
             rows = []
             for batch in batches:
                 name, evaluated, successful, count = validation_batch_cells(batch)
-                rows.append((esc(name), _mark(batch.get("success")), evaluated, successful, count))
-            body += _table(BATCH_COLUMNS, rows)
+                rows.append((esc(name), mark(batch.get("success")), evaluated, successful, count))
+            body += render_table(BATCH_COLUMNS, rows)
         failures = validation_failures(data_validation)
         if failures:
-            items = "".join(f"<li>{_code(f)}</li>" for f in failures)
+            items = "".join(f"<li>{code(f)}</li>" for f in failures)
             body += f'<p>{failures_heading(failures)}</p><ul class="failures">{items}</ul>'
     return f'<section id="data-validation"><h2>Data validation</h2>{body}</section>'
 
 
 def _training(training: Mapping[str, Any]) -> str:
     pairs = training_rows(training)
-    table = _key_values(pairs, code=False) if pairs else '<p class="note">Not recorded.</p>'
+    table = key_value_table(pairs, as_code=False) if pairs else '<p class="note">Not recorded.</p>'
     return f'<section id="training"><h2>Training</h2>{table}</section>'
 
 
 def _lineage(lineage: Mapping[str, str]) -> str:
     pairs = list(lineage.items())
-    body = _key_values(pairs, code=True) if pairs else '<p class="note">Not recorded.</p>'
+    body = key_value_table(pairs, as_code=True) if pairs else '<p class="note">Not recorded.</p>'
     return f'<section id="lineage"><h2>Lineage</h2>{body}</section>'
 
 
 def render_html(report: EvaluationReport) -> str:
     """The offline, self-contained HTML form of the report."""
-    title = f"{report.model_name}: {verdict_text(report)}"
-    body = "".join(
-        [
-            _banner(report),
-            "<main>",
-            _tiles(report),
-            _gates(report),
-            _metrics(report),
-            _scores_section(report),
-            _fairness(report),
-            _latency(report),
-            _golden_rows(report),
-            _data_validation(report.data_validation),
-            _training(report.training),
-            _lineage(report.lineage),
-            "</main>",
-            f"<footer>Report created {esc(report.created_at)} · schema version "
-            f"{report.schema_version} · sha256 <code>{report.sha256()}</code></footer>",
-        ]
+    # drift imports this module's helpers, so it is imported here rather than at the top
+    from mlcicd.reporting.html.drift import drift_section
+
+    sections = [
+        _tiles(report),
+        _gates(report),
+        _metrics(report),
+        _scores_section(report),
+        _fairness(report),
+        _latency(report),
+        _golden_rows(report),
+        _data_validation(report.data_validation),
+        drift_section(report.drift) if report.drift is not None else "",
+        _training(report.training),
+        _lineage(report.lineage),
+    ]
+    footer = (
+        f"Report created {esc(report.created_at)} · schema version {report.schema_version} · "
+        f"sha256 <code>{report.sha256()}</code>"
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{esc(title)}</title><style>\n{_CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
+    return page_shell(
+        f"{report.model_name}: {verdict_text(report)}", _banner(report), sections, footer
     )

@@ -304,6 +304,18 @@ class SeldonKubernetesServing:
         self._wait_available(backend, model.version)
         return self._state(environment, backend, backend.get() or body)
 
+    def request_logs(self, environment: str) -> list[str]:
+        """Nothing readable from here: the log is a file inside each model pod.
+
+        The monitor reads what a log shipper copied out of the pods; where it writes is
+        `monitoring.request_logs` in the environment config (docs/gpu-k8s.md).
+        """
+        raise ServingError(
+            f"the request logs of {environment} are written inside the model pods "
+            f"({REQUEST_LOG_PATH}); set monitoring.request_logs in the environment config to "
+            "where they are shipped (see docs/gpu-k8s.md, 'Monitoring')"
+        )
+
     def logs(self, environment: str, lines: int = 50) -> str:
         """Where the logs are: they live in the model pods, not on this machine."""
         backend = self._backend(environment)

@@ -196,6 +196,10 @@ class LocalSeldonBackend(LocalTraffic):
             self._save(record)
         return self._serving_state(environment)
 
+    def request_logs(self, environment: str) -> list[str]:
+        """Every version's request log of the environment (rotated backups are found beside)."""
+        return [str(self._dir(environment) / "requests-v*.jsonl")]
+
     def logs(self, environment: str, lines: int = 50) -> str:
         """The last lines of the stable version's server log and of the router's log."""
         record = self.read_record(environment)

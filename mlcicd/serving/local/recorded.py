@@ -48,6 +48,10 @@ class RecordedLocalBackend:
         """Delegates to the backend."""
         return self.backend.logs(environment, lines)
 
+    def request_logs(self, environment: str) -> list[str]:
+        """Delegates to the backend."""
+        return self.backend.request_logs(environment)
+
     def traffic(self) -> RecordedTraffic:
         """The backend's traffic controls; a new stable version is recorded as a ZenML service."""
         return RecordedTraffic(self)

@@ -42,7 +42,11 @@ from mlcicd.serving.server.error_handlers import (
 )
 from mlcicd.serving.server.metrics import ServerMetrics
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
-from mlcicd.serving.server.request_log import open_request_log, request_log_line
+from mlcicd.serving.server.request_log import (
+    open_request_log,
+    request_id_of,
+    request_log_line,
+)
 from mlcicd.serving.server.request_parsing import (
     FeatureSpec,
     ParsedRequest,
@@ -195,6 +199,7 @@ class SeldonModelServer:
         is_raw = isinstance(msg, (bytes, bytearray)) or (self._passthrough and isinstance(msg, str))
         parsed: ParsedRequest | None = None
         payload: Any = msg
+        request_id = ""
         try:
             model, features = self._ready_model()
             if is_raw:
@@ -203,23 +208,26 @@ class SeldonModelServer:
                 from seldon_core.utils import seldon_message_to_json
 
                 payload = seldon_message_to_json(msg)
+            request_id = request_id_of(payload)
             parsed = parse_prediction_request(payload, features, self.max_rows)
             labels, probabilities = _predict(model, parsed)
         except RequestError as error:
             reason = NOT_READY if error.status_code == 503 else BAD_DATA
-            self._log_request(started, error.status_code, parsed, payload, error=error.message)
+            self._log_request(
+                request_id, started, error.status_code, parsed, payload, error=error.message
+            )
             raise SeldonMicroserviceException(
                 error.message, status_code=error.status_code, reason=reason
             ) from None
         except Exception as error:
             logger.exception("prediction failed")
             message = f"internal error while predicting: {type(error).__name__}: {error}"
-            self._log_request(started, 500, parsed, payload, error=message)
+            self._log_request(request_id, started, 500, parsed, payload, error=message)
             raise SeldonMicroserviceException(
                 message, status_code=500, reason=INTERNAL_ERROR
             ) from None
         self.metrics.observe_probabilities(probabilities)
-        meta = {"tags": self._tags()}
+        meta = {"puid": request_id, "tags": self._tags()}
         if parsed.form == "data":
             rows = [[label, p] for label, p in zip(labels, probabilities, strict=True)]
             response: dict[str, Any] = {
@@ -231,7 +239,7 @@ class SeldonModelServer:
                 "jsonData": {"predictions": labels, "probabilities": probabilities},
                 "meta": meta,
             }
-        self._log_request(started, 200, parsed, payload, labels, probabilities)
+        self._log_request(request_id, started, 200, parsed, payload, labels, probabilities)
         if is_raw:
             return json.dumps(response)
         if is_proto:
@@ -263,6 +271,7 @@ class SeldonModelServer:
 
     def _log_request(
         self,
+        request_id: str,
         started: float,
         status: int,
         parsed: ParsedRequest | None,
@@ -276,6 +285,7 @@ class SeldonModelServer:
             return
         try:
             line = request_log_line(
+                request_id=request_id or request_id_of(None),
                 model_name=self.model_name,
                 model_version=self.model_version,
                 started=started,

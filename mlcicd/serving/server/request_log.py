@@ -1,8 +1,9 @@
 """The model server's request log: one JSON line per request, appended to a rotating file.
 
-Each line names the model version, the HTTP status, the latency, the number of records and the
-predictions or the error; a request refused before it was parsed keeps a bounded copy of what
-was sent. One non-propagating logger per path and process, created after seldon forks workers.
+Each line names the request id (`meta.puid`), the model version, the HTTP status, the latency,
+the feature records and the predictions or the error (the monitor reads it back); a request
+refused before it was parsed keeps a bounded copy of what was sent. One non-propagating logger
+per path and process, created after seldon forks workers.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,27 @@ from mlcicd.serving.server.request_parsing import ParsedRequest
 REQUEST_LOG_MAX_BYTES = 50 * 1024 * 1024
 REQUEST_LOG_BACKUPS = 5
 LOGGED_RAW_REQUEST_CHARS = 2000
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _request_loggers: dict[str, logging.Logger] = {}
 _request_loggers_lock = threading.Lock()
 
 
+def request_id_of(payload: Any) -> str:
+    """The client's Seldon `meta.puid` when it is a sane id, else a new one.
+
+    Delayed ground truth is joined to logged predictions by this id, so a client that sends
+    its own (an order number) can label it later; the answer's `meta.puid` always carries it.
+    """
+    meta = payload.get("meta") if isinstance(payload, dict) else None
+    puid = meta.get("puid") if isinstance(meta, dict) else None
+    if isinstance(puid, str) and _CLIENT_REQUEST_ID.match(puid):
+        return puid
+    return uuid.uuid4().hex
+
+
 def request_log_line(
     *,
+    request_id: str,
     model_name: str,
     model_version: str,
     started: float,
@@ -40,6 +58,7 @@ def request_log_line(
     """The JSON line of one request; `started` is its `time.perf_counter()` at arrival."""
     entry: dict[str, Any] = {
         "timestamp": datetime.now(UTC).isoformat(),
+        "request_id": request_id,
         "model_name": model_name,
         "model_version": model_version,
         "status": status,

@@ -1,0 +1,1 @@
+"""Production monitoring: request logs read back, windows judged, alerts and their actions."""
