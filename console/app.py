@@ -1,6 +1,7 @@
 """Review console: `streamlit run console/app.py` (see README, "Review console").
 
-Pages: pending approvals, version review, decision, deployments and history. Only signed-in
+Pages: pending approvals, version review, decision, deployments and history, monitoring; a
+banner on every page while monitoring alerts of the last day exist. Only signed-in
 reviewers see anything that changes state; every read and write goes through the library
 functions the pipelines and run.py use.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from console import auth  # the project is installed (editable), so no sys.path edits
-from console.context import context
+from console.context import context, events
+from console.views.common import alert_banner
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -30,6 +32,7 @@ PAGES = [
     ("review", "Version review", ":material/analytics:"),
     ("decision", "Decision", ":material/gavel:"),
     ("deployments", "Deployments and history", ":material/dns:"),
+    ("monitoring", "Monitoring", ":material/monitoring:"),
 ]
 page = st.navigation(
     [
@@ -37,4 +40,5 @@ page = st.navigation(
         for i, (slug, title, icon) in enumerate(PAGES)
     ]
 )
+alert_banner(events(ctx.config.model_name))
 page.run()

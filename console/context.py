@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mlcicd.release.approvals import Candidate
     from mlcicd.release.audit import AuditEvent
     from mlcicd.release.review import VersionReview
+    from mlcicd.reporting.monitoring import MonitoringReport
     from mlcicd.serving.contract import EndpointStatus, TrafficControl
     from mlcicd.serving.metrics.history import MetricsSampler
 
@@ -143,6 +144,16 @@ def events(model_name: str) -> list[AuditEvent]:
     from mlcicd.release.audit import read_events
 
     return read_events(model_name)
+
+
+@st.cache_data(ttl=10, show_spinner="Reading monitoring reports ...")
+def monitoring_reports(
+    model_name: str, environment: str, limit: int = 12
+) -> list[tuple[str, MonitoringReport]]:
+    """The newest monitoring runs of one environment, newest first (cached briefly)."""
+    from mlcicd.monitoring.history import recent_reports
+
+    return recent_reports(client(), model_name, environment, limit)
 
 
 def refresh() -> None:

@@ -1,7 +1,8 @@
 """Monitoring pipeline: read production traffic, judge it against the champion, alert, keep it.
 
-Launched by `python run.py monitor` (which then takes the decided actions), by the scheduled
-workflow, or on a ZenML schedule (`run.py monitor --schedule`, a CronJob on Kubernetes).
+Launched by `python run.py monitor` (which then takes the decided actions), hourly by the
+`monitor.yml` workflow. `since` may be a duration, resolved when the step runs, so the pipeline
+also suits a ZenML schedule; the actions are then left to whoever runs `run.py monitor`.
 """
 
 from __future__ import annotations

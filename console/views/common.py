@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import streamlit as st
 
+from mlcicd.monitoring.alerter import ALERT_EVENT
+from mlcicd.release.audit import AuditEvent
 from mlcicd.release.reviewers import Reviewer
 from mlcicd.reporting.formatting import (
     format_delta,
@@ -51,3 +55,49 @@ def page_links(version: str, *, review: bool = True, decision: bool = True) -> N
             "views/decision.py", label=f"Decide on version {version}", icon=":material/gavel:",
             query_params={"version": version},
         )  # fmt: skip
+
+
+ALERT_BANNER_HOURS = 24
+ALERT_BANNER_SHOWN = 3
+
+
+def recent_alerts(events: list[AuditEvent], now: datetime) -> list[AuditEvent]:
+    """Monitoring alerts of the last ALERT_BANNER_HOURS hours, newest first."""
+    since = now - timedelta(hours=ALERT_BANNER_HOURS)
+    found = []
+    for event in events:
+        if event.event != ALERT_EVENT:
+            continue
+        try:
+            at = datetime.fromisoformat(event.at)
+        except ValueError:
+            continue  # not a timestamp this console wrote: never fatal
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if at >= since:
+            found.append((at, event))
+    return [event for _, event in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def _alert_line(event: AuditEvent) -> str:
+    """One alert: when, where, its first line and first breach, and what it asked for."""
+    lines = [line.strip() for line in event.reason.splitlines() if line.strip()]
+    text = "; ".join(line.lstrip("- ") for line in lines[:2]) or "monitoring alert"
+    where = f" · `{event.environment}`" if event.environment else ""
+    action = f" · {event.detail}" if event.detail else ""
+    return f"- {event.at}{where}: {text[:300]}{action}"
+
+
+def alert_banner(events: list[AuditEvent]) -> None:
+    """A warning on every page while monitoring alerts of the last day exist, newest first."""
+    alerts = recent_alerts(events, datetime.now(UTC))
+    if not alerts:
+        return
+    shown = "\n".join(_alert_line(e) for e in alerts[:ALERT_BANNER_SHOWN])
+    more = len(alerts) - ALERT_BANNER_SHOWN
+    rest = f"\n\n... and {more} more." if more > 0 else ""
+    st.warning(
+        f"**{len(alerts)} monitoring alert(s) in the last {ALERT_BANNER_HOURS} h** "
+        f"(details on the Monitoring page):\n\n{shown}{rest}",
+        icon=":material/notification_important:",
+    )

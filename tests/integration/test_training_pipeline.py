@@ -75,6 +75,7 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
     assert report.sha256() == challenger.tags["evaluation_report_sha256"]
     assert report.challenger.metrics["roc_auc"] > 0.8
     assert {g.gate for g in report.gates} == {
+        "data_drift",
         "sanity",
         "thresholds",
         "champion",
@@ -82,6 +83,15 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
         "latency",
         "golden_rows",
     }
+    assert next(g for g in report.gates if g.gate == "data_drift").status == "no_champion"
+    from mlcicd.registry.profiles import stored_profile
+
+    profile = stored_profile(client, "it-happy-path", str(challenger.version))
+    assert profile.sha256() == challenger.tags["reference_profile_sha256"]
+    assert profile.data_fingerprint == challenger.tags["data_fingerprint"]
+    assert (
+        profile.prediction is not None and profile.prediction.rows == report.golden_rows_evaluated
+    )
     artifacts = {
         a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "evaluation")
     }

@@ -246,6 +246,12 @@ class LocalTraffic:
         with self._locked(environment):
             record = self.read_record(environment) or EnvironmentRecord(environment)
             existing = record.variant(model.version)
+            if existing is not None and existing.model_uri != model.uri:
+                # another model's process under the same version number (a config with another
+                # model_name in this environment): it must never answer for this model
+                terminate(existing.pid, existing.pid_start_ticks)
+                record.variants.remove(existing)
+                existing = None
             if existing is not None and is_alive(existing.pid, existing.pid_start_ticks):
                 variant, fresh = existing, False
             else:
