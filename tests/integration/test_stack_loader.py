@@ -73,7 +73,7 @@ def test_service_records_from_before_the_move_are_rebuilt(zenml_client, tmp_path
         serving_root=str(tmp_path),
         host="127.0.0.1",
         ports={"staging": 1, "production": 2},
-        tracking_uri="sqlite:///unused.db",
+        tracking_uri=f"sqlite:///{tmp_path / 'unused.db'}",
     )
     old = zenml_client.create_service(config=config, service_type=LOCAL_SELDON_SERVICE)
     zenml_client.update_service(

@@ -113,7 +113,9 @@ def test_a_foreign_program_on_the_serving_port_is_a_clear_error(tmp_path) -> Non
         squatter.listen(1)
         port = squatter.getsockname()[1]
         backend = LocalSeldonBackend(
-            tmp_path, {"staging": port, "production": port + 1}, "sqlite:///unused.db"
+            tmp_path,
+            {"staging": port, "production": port + 1},
+            f"sqlite:///{tmp_path / 'unused.db'}",
         )
         with pytest.raises(ServingError, match=f"port {port} for staging is used by another"):
             backend.deploy("staging", ModelRef("m", "1", "models:/m/1"), verify=lambda url: None)
