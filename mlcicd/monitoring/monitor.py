@@ -18,7 +18,7 @@ from mlcicd.data.loading import data_fingerprint, feature_columns
 from mlcicd.data.profile import ReferenceProfile
 from mlcicd.errors import PipelineInputError
 from mlcicd.monitoring.judge import judge_window
-from mlcicd.monitoring.logs import ReadStats, expand_sources, iter_entry_chunks
+from mlcicd.monitoring.logs import ReadStats, StorageOptions, expand_sources, iter_entry_chunks
 from mlcicd.monitoring.windows import WindowAccumulator, window_start
 from mlcicd.registry.profiles import stored_profile
 from mlcicd.registry.versions import get_version, version_by_alias
@@ -106,16 +106,19 @@ def build_monitoring_report(
     until: datetime,
     labels: Mapping[tuple[str, int], bool] | None = None,
     now: datetime | None = None,
+    storage_options: StorageOptions | None = None,
 ) -> MonitoringReport:
     """Stream every source once; one window per `monitoring.window_minutes` with traffic."""
     monitoring = config.monitoring
     limits = monitoring.thresholds
-    files = expand_sources(sources)
+    files = expand_sources(sources, since, until, storage_options)
     features = feature_columns(config.data, schema)
     stats = ReadStats()
     windows: dict[datetime, WindowAccumulator] = {}
     positive = config.data.positive_class
-    for chunk in iter_entry_chunks(files, since, until, monitoring.chunk_rows, stats):
+    for chunk in iter_entry_chunks(
+        files, since, until, monitoring.chunk_rows, stats, storage_options
+    ):
         touched: set[datetime] = set()
         for at, entry in chunk:
             if entry.get("model_name") not in (None, "", config.model_name):

@@ -84,3 +84,28 @@ def stack_run_options(
     probe.prepare(**arguments)
     options = run_options(config, spec, step_names=list(probe.invocations), strict=strict)
     return {"settings": options.settings, "steps": options.steps}
+
+
+def artifact_store_storage_options() -> dict[str, dict[str, Any]]:
+    """fsspec options for the active S3 artifact store, so shipped request logs read like it.
+
+    The log shipper writes next to the artifacts (docs/gpu-k8s.md), so the store's own
+    credentials and endpoint (ZenML secret, client_kwargs) reach them; other stores add nothing,
+    and the storage client falls back to its usual environment variables.
+    """
+    from zenml.client import Client
+
+    store = Client().active_stack.artifact_store
+    try:
+        from zenml.integrations.s3.artifact_stores.s3_artifact_store import S3ArtifactStore
+    except ImportError:  # the s3 integration's requirements are not installed
+        return {}
+    if not isinstance(store, S3ArtifactStore):
+        return {}
+    key, secret, token, region = store.get_credentials()
+    client_kwargs: dict[str, Any] = {"region_name": region} if region else {}
+    client_kwargs.update(store.config.client_kwargs or {})
+    options: dict[str, Any] = {"client_kwargs": client_kwargs}
+    if key and secret:
+        options.update(key=key, secret=secret, token=token)
+    return {"s3": options}

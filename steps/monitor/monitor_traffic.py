@@ -17,7 +17,7 @@ from mlcicd.monitoring.monitor import (
 )
 from mlcicd.reporting.monitoring import MonitoringReport
 from mlcicd.serving.backends import serving_backend
-from mlcicd.stack.active import active_tracking_uri
+from mlcicd.stack.active import active_tracking_uri, artifact_store_storage_options
 
 
 @step
@@ -45,7 +45,10 @@ def monitor_traffic(
     )
     client = MlflowClient(tracking_uri=active_tracking_uri())  # no MLflow run of its own
     context = monitoring_context(client, config, environment)
-    report = build_monitoring_report(config, schema, context, sources, start, end, labels, now)
+    report = build_monitoring_report(
+        config, schema, context, sources, start, end, labels, now,
+        storage_options=artifact_store_storage_options(),
+    )  # fmt: skip
     changed = data_change_breach(config, context)
     if changed is not None:
         report.breaches.append(changed)

@@ -17,7 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from mlcicd.config import MonitoringConfig, load_config
+from mlcicd.config import DataSchema, MonitoringConfig, RunConfig, load_config
 from mlcicd.data.loading import feature_columns
 from mlcicd.data.profile import build_profile
 from mlcicd.monitoring.actions import decide_actions
@@ -63,6 +63,28 @@ def build_report(
         golden_probabilities=np.random.default_rng(0).beta(1, 3, size=len(golden)),
         golden_metrics={"roc_auc": 0.9, "accuracy": 0.85},
     )  # fmt: skip
+    lines = request_log_lines(config, schema, golden, start, shift_age, error_every)
+    log = folder / f"requests-{start:%H%M}-v1.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    context = MonitoringContext("1", profile, 5.0, "fp")
+    until = start + timedelta(hours=2)
+    report = build_monitoring_report(config, schema, context, [str(log)], start, until, now=until)
+    report.actions = decide_actions(report.all_breaches, config.monitoring)
+    for action in report.actions:
+        action.outcome = outcomes[action.action]
+    return report
+
+
+def request_log_lines(
+    config: RunConfig,
+    schema: DataSchema,
+    golden: pd.DataFrame,
+    start: datetime = START,
+    shift_age: int = 15,
+    error_every: int = 0,
+) -> list[str]:
+    """Two hours of request-log entries as the model server writes them (see `build_report`)."""
+    model_name = config.model_name
     features = feature_columns(config.data, schema)
     rows = 2 * ROWS_PER_WINDOW
     probabilities = np.random.default_rng(1).beta(1, 3, size=rows)  # as on the golden set
@@ -82,15 +104,7 @@ def build_report(
         if late and error_every and i % error_every == 0:
             entry.update(status=500, records=[], predictions=[], probabilities=[])
         lines.append(json.dumps(entry))
-    log = folder / f"requests-{start:%H%M}-v1.jsonl"
-    log.write_text("\n".join(lines) + "\n")
-    context = MonitoringContext("1", profile, 5.0, "fp")
-    until = start + timedelta(hours=2)
-    report = build_monitoring_report(config, schema, context, [str(log)], start, until, now=until)
-    report.actions = decide_actions(report.all_breaches, config.monitoring)
-    for action in report.actions:
-        action.outcome = outcomes[action.action]
-    return report
+    return lines
 
 
 def empty_report(model_name: str, folder: Path, environment: str = "staging") -> MonitoringReport:
