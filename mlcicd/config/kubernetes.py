@@ -120,6 +120,53 @@ class PrometheusConfig(StrictModel):
         return self
 
 
+class RequestLogSinkConfig(StrictModel):
+    """Where the model pods' request logs go: a sidecar ships them to S3 (docs/gpu-k8s.md).
+
+    The server writes its request log to an emptyDir, which dies with the pod. A second
+    container from the serving image (`mlcicd.serving.server.log_shipper`) tails it, keeps its
+    read position and staged lines on the same emptyDir (a container restart resumes, nothing
+    doubled), and puts one object per `upload_interval_minutes` or `max_object_mb` under
+    `<url>/<environment>/YYYY/MM/DD/HH/`. The monitor reads those objects back.
+    """
+
+    enabled: bool = True
+    # s3://bucket/prefix; None: the stack's artifact store path + /request-logs
+    url: str | None = None
+    # S3-compatible endpoint (MinIO); None: the artifact store's client_kwargs.endpoint_url, and
+    # without one AWS S3 itself. Credentials: the serving secret (envFrom), as the model's.
+    endpoint_url: str | None = None
+    region: str | None = None
+    # How long lines wait before their object is written: what a lost node can lose, and how
+    # stale the monitor's newest window may be.
+    upload_interval_minutes: float = Field(5.0, gt=0.0, le=60.0)
+    max_object_mb: int = Field(50, ge=1, le=1024)
+    resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"memory": "256Mi"},
+        }
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> RequestLogSinkConfig:
+        key = "kubernetes.serving.request_log_sink"
+        if self.url is not None and not re.match(
+            r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s$%]*)?$", self.url
+        ):
+            raise ValueError(
+                f"{key}.url must be s3://<bucket>[/<prefix>] (a prefix without spaces, $ or %), "
+                f"got {self.url!r}"
+            )
+        if self.endpoint_url is not None and not re.match(r"^https?://[^/\s]+", self.endpoint_url):
+            raise ValueError(
+                f"{key}.endpoint_url must be http(s)://host[:port], e.g. "
+                f"http://minio.minio.svc:9000, got {self.endpoint_url!r}"
+            )
+        _check_resources(self.resources, f"{key}.resources")
+        return self
+
+
 class KubernetesServingConfig(StrictModel):
     """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`."""
 
@@ -140,6 +187,7 @@ class KubernetesServingConfig(StrictModel):
     ready_timeout_seconds: float = Field(600.0, gt=0.0)
     poll_interval_seconds: float = Field(5.0, gt=0.0)
     prometheus: PrometheusConfig = PrometheusConfig()
+    request_log_sink: RequestLogSinkConfig = RequestLogSinkConfig()
 
     @model_validator(mode="after")
     def _valid_resources(self) -> KubernetesServingConfig:

@@ -86,16 +86,29 @@ def stack_run_options(
     return {"settings": options.settings, "steps": options.steps}
 
 
-def artifact_store_storage_options() -> dict[str, dict[str, Any]]:
-    """fsspec options for the active S3 artifact store, so shipped request logs read like it.
+def request_log_storage_options(
+    config: RunConfig, artifact_store: Any = None
+) -> dict[str, dict[str, Any]]:
+    """fsspec options to read shipped request logs: the active S3 artifact store's.
 
-    The log shipper writes next to the artifacts (docs/gpu-k8s.md), so the store's own
-    credentials and endpoint (ZenML secret, client_kwargs) reach them; other stores add nothing,
-    and the storage client falls back to its usual environment variables.
+    The pods ship next to the artifacts by default (docs/gpu-k8s.md), so the store's own
+    credentials and endpoint (ZenML secret, client_kwargs) reach them; an endpoint set in
+    `kubernetes.serving.request_log_sink` wins. Other stores add nothing, and the storage client
+    falls back to its usual environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL_S3).
     """
-    from zenml.client import Client
+    if artifact_store is None:
+        from zenml.client import Client
 
-    store = Client().active_stack.artifact_store
+        artifact_store = Client().active_stack.artifact_store
+    options = _storage_options_of(artifact_store)
+    endpoint = config.kubernetes.serving.request_log_sink.endpoint_url
+    if endpoint:
+        s3 = options.setdefault("s3", {})
+        s3["client_kwargs"] = {**s3.get("client_kwargs", {}), "endpoint_url": endpoint}
+    return options
+
+
+def _storage_options_of(store: Any) -> dict[str, dict[str, Any]]:
     try:
         from zenml.integrations.s3.artifact_stores.s3_artifact_store import S3ArtifactStore
     except ImportError:  # the s3 integration's requirements are not installed

@@ -17,7 +17,7 @@ from mlcicd.monitoring.monitor import (
 )
 from mlcicd.reporting.monitoring import MonitoringReport
 from mlcicd.serving.backends import serving_backend
-from mlcicd.stack.active import active_tracking_uri, artifact_store_storage_options
+from mlcicd.stack.active import active_tracking_uri, request_log_storage_options
 
 
 @step
@@ -47,7 +47,7 @@ def monitor_traffic(
     context = monitoring_context(client, config, environment)
     report = build_monitoring_report(
         config, schema, context, sources, start, end, labels, now,
-        storage_options=artifact_store_storage_options(),
+        storage_options=request_log_storage_options(config),
     )  # fmt: skip
     changed = data_change_breach(config, context)
     if changed is not None:

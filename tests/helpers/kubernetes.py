@@ -265,9 +265,13 @@ class SeldonOperatorApi(FakeCustomObjectsApi):
 
     def _deployments(self, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
         sdep = document["metadata"]["name"]
-        return {
-            _seldon_name(f"{sdep}-{p['name']}-0-model"): p for p in document["spec"]["predictors"]
-        }
+        deployments = {}
+        for predictor in document["spec"]["predictors"]:
+            # the operator joins the pod's container names: model + log-shipper
+            containers = predictor["componentSpecs"][0]["spec"]["containers"]
+            names = "-".join(c["name"] for c in containers)
+            deployments[_seldon_name(f"{sdep}-{predictor['name']}-0-{names}")] = predictor
+        return deployments
 
     def _written(self, key: tuple[str, str, str]) -> None:
         document = self.objects[key]

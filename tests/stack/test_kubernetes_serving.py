@@ -131,6 +131,7 @@ def serving(api: OperatorApi, ingress: str) -> SeldonKubernetesServing:
         "https://mlflow.example.com",
         "registry.example.com/ml-cicd",
         api=api,
+        artifact_path="s3://ml-cicd-artifacts/zenml",
         clock=clock,
         sleep=clock.sleep,
         ready_timeout=60,
@@ -261,3 +262,78 @@ def test_the_gpu_k8s_stack_gets_the_kubernetes_backend(gpu_k8s_stack, api):
     assert targets["staging"].storage_secret_name == "model-storage"
     assert targets["staging"].mlflow_tracking_uri == "https://mlflow.example.com"
     assert serving.kubernetes_context == "gpu-cluster"
+
+
+def test_pods_ship_their_request_log_next_to_the_artifacts(gpu_k8s_stack, api):
+    """The sidecar writes where the monitor reads, per environment, with the stack's endpoint."""
+    from mlcicd.serving.kubernetes.backend import kubernetes_serving_backend
+    from mlcicd.serving.kubernetes.manifests import SHIPPER_CONTAINER, single_predictor
+    from mlcicd.serving.kubernetes.targets import ServedModel
+
+    config, _ = load_config("production")
+    serving = kubernetes_serving_backend(config, gpu_k8s_stack, api=api)
+    store = gpu_k8s_stack.artifact_store.config
+    for environment in ("staging", "production"):
+        url = f"{store.path}/request-logs/{environment}"
+        assert serving.request_logs(environment) == [f"{url}/**/*.jsonl"]
+        target = serving.backends[environment].target
+        document = single_predictor(target, ServedModel("m", "1", "models:/m/1"))
+        pod = document["spec"]["predictors"][0]["componentSpecs"][0]["spec"]
+        model, shipper = pod["containers"]
+        assert shipper["name"] == SHIPPER_CONTAINER and shipper["image"] == model["image"]
+        command = shipper["command"]
+        assert command[command.index("--url") + 1] == url
+        assert command[command.index("--endpoint-url") + 1] == store.client_kwargs["endpoint_url"]
+        assert shipper["envFrom"] == model["envFrom"]  # the serving secret's AWS_* keys
+        assert shipper["volumeMounts"] == model["volumeMounts"]
+
+
+def test_the_request_log_sink_can_be_moved_or_switched_off(gpu_k8s_stack, api):
+    from mlcicd.serving.kubernetes.backend import kubernetes_serving_backend
+
+    config, _ = load_config("production")
+    sink = config.kubernetes.serving.request_log_sink
+    moved = _with_sink(config, sink.model_copy(update={"url": "s3://logs-bucket/models/"}))
+    serving = kubernetes_serving_backend(moved, gpu_k8s_stack, api=api)
+    assert serving.request_logs("staging") == ["s3://logs-bucket/models/staging/**/*.jsonl"]
+    off = _with_sink(config, sink.model_copy(update={"enabled": False}))
+    serving = kubernetes_serving_backend(off, gpu_k8s_stack, api=api)
+    assert serving.backends["staging"].target.request_log_sink is None
+    with pytest.raises(ServingError, match=r"kubernetes\.serving\.request_log_sink\.enabled is"):
+        serving.request_logs("production")
+
+
+def test_a_bad_request_log_sink_names_the_key() -> None:
+    from mlcicd.config.kubernetes import RequestLogSinkConfig
+    from mlcicd.serving.kubernetes.environments import request_log_sink
+
+    with pytest.raises(ValueError, match=r"request_log_sink\.url must be s3://"):
+        RequestLogSinkConfig(url="gs://bucket/logs")
+    with pytest.raises(ValueError, match=r"request_log_sink\.endpoint_url must be http"):
+        RequestLogSinkConfig(endpoint_url="minio:9000")
+    config, _ = load_config("production")
+    with pytest.raises(ServingError, match=r"set kubernetes\.serving\.request_log_sink\.url"):
+        request_log_sink(config, "production", "/mnt/artifacts")
+
+
+def _with_sink(config, sink):
+    kubernetes = config.kubernetes
+    serving = kubernetes.serving.model_copy(update={"request_log_sink": sink})
+    return config.model_copy(
+        update={"kubernetes": kubernetes.model_copy(update={"serving": serving})}
+    )
+
+
+def test_the_monitor_reads_shipped_logs_with_the_artifact_store_credentials(gpu_k8s_stack):
+    from mlcicd.stack.active import request_log_storage_options
+
+    config, _ = load_config("production")
+    options = request_log_storage_options(config, gpu_k8s_stack.artifact_store)
+    store = gpu_k8s_stack.artifact_store.config
+    assert options["s3"]["key"] == "dummy-access-key"  # from the ZenML secret gpu-k8s-s3
+    assert options["s3"]["secret"] == "dummy-secret-key"
+    assert options["s3"]["client_kwargs"]["endpoint_url"] == store.client_kwargs["endpoint_url"]
+    sink = config.kubernetes.serving.request_log_sink
+    elsewhere = _with_sink(config, sink.model_copy(update={"endpoint_url": "http://logs:9000"}))
+    options = request_log_storage_options(elsewhere, gpu_k8s_stack.artifact_store)
+    assert options["s3"]["client_kwargs"]["endpoint_url"] == "http://logs:9000"

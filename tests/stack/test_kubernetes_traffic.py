@@ -68,6 +68,7 @@ def serving(api: SeldonOperatorApi, clock: FakeClock) -> SeldonKubernetesServing
         "https://mlflow.example.com",
         "registry.example.com/ml-cicd",
         api=api,
+        artifact_path="s3://ml-cicd-artifacts/zenml",
         clock=clock,
         sleep=clock.sleep,
         ready_timeout=60,
@@ -121,12 +122,16 @@ def roles(traffic: SeldonTraffic) -> dict[str, tuple[str, int]]:
 # start_variant
 
 
+# the operator names it after the predictor and its containers (model, log-shipper)
+V4_DEPLOYMENT = f"{NAME}-v4-0-model-log-shipper"
+
+
 def test_start_variant_adds_a_0_traffic_predictor_and_waits_for_the_operator(traffic, api, clock):
     seen: list[tuple[str, str, int]] = []
 
     def verify(url: str) -> None:  # records what the operator reported when verify ran
         status = stored(api)["status"]
-        seen.append((url, status["state"], status["deploymentStatus"][f"{NAME}-v4-0-model"]
+        seen.append((url, status["state"], status["deploymentStatus"][V4_DEPLOYMENT]
                      ["availableReplicas"]))  # fmt: skip
 
     traffic.start_variant("production", ref("4"), verify)

@@ -647,3 +647,10 @@ def test_the_image_holds_everything_the_model_server_imports(tmp_path):
     assert result.returncode == 0, (
         "the model server imports something the Dockerfile does not COPY:\n" + result.stderr
     )
+    # the log-shipping sidecar runs `python -m mlcicd.serving.server.log_shipper` from the image
+    shipper = subprocess.run(
+        [sys.executable, "-m", "mlcicd.serving.server.log_shipper", "--help"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(app)},
+    )  # fmt: skip
+    assert shipper.returncode == 0 and "--state-dir" in shipper.stdout, shipper.stderr

@@ -105,15 +105,24 @@ class SeldonKubernetesServing:
         registry_uri: str | None,
         *,
         api: CustomObjectsApiLike | None = None,
+        artifact_path: str | None = None,
+        artifact_endpoint: str | None = None,
         **kwargs: Any,
     ) -> SeldonKubernetesServing:
         """Backends for staging and production from the stack's Seldon deployer settings.
 
-        The kubeconfig is read once (for the first environment) unless `api` is given.
+        The kubeconfig is read once (for the first environment) unless `api` is given. The
+        artifact store's path and endpoint are the default home of the shipped request logs.
         """
         serving = config.kubernetes.serving
         backends = environment_backends(
-            config, deployer_config, tracking_uri, registry_uri, api=api
+            config,
+            deployer_config,
+            tracking_uri,
+            registry_uri,
+            api=api,
+            artifact_path=artifact_path,
+            artifact_endpoint=artifact_endpoint,
         )
         kwargs.setdefault("ready_timeout", serving.ready_timeout_seconds)
         kwargs.setdefault("poll_interval", serving.poll_interval_seconds)
@@ -305,16 +314,16 @@ class SeldonKubernetesServing:
         return self._state(environment, backend, backend.get() or body)
 
     def request_logs(self, environment: str) -> list[str]:
-        """Nothing readable from here: the log is a file inside each model pod.
-
-        The monitor reads what a log shipper copied out of the pods; where it writes is
-        `monitoring.request_logs` in the environment config (docs/gpu-k8s.md).
-        """
-        raise ServingError(
-            f"the request logs of {environment} are written inside the model pods "
-            f"({REQUEST_LOG_PATH}); set monitoring.request_logs in the environment config to "
-            "where they are shipped (see docs/gpu-k8s.md, 'Monitoring')"
-        )
+        """The objects the pods' log-shipping sidecar put to S3 (`<sink>/YYYY/MM/DD/HH/*.jsonl`)."""
+        sink = self._backend(environment).target.request_log_sink
+        if sink is None:
+            raise ServingError(
+                f"the request logs of {environment} stay inside the model pods "
+                f"({REQUEST_LOG_PATH}): kubernetes.serving.request_log_sink.enabled is false; "
+                "enable it, or set monitoring.request_logs to where you ship them "
+                "(docs/gpu-k8s.md, 'Monitoring')"
+            )
+        return [f"{sink.url}/**/*.jsonl"]
 
     def logs(self, environment: str, lines: int = 50) -> str:
         """Where the logs are: they live in the model pods, not on this machine."""
@@ -342,10 +351,14 @@ def kubernetes_serving_backend(
     if tracker is None:
         raise ServingError(f"stack '{stack.name}' has no MLflow experiment tracker")
     registry = stack.container_registry
+    store = stack.artifact_store.config
+    endpoint = (getattr(store, "client_kwargs", None) or {}).get("endpoint_url")
     return SeldonKubernetesServing.from_deployer_config(
         config,
         deployer.config,
         str(tracker.get_tracking_uri()),  # type: ignore[attr-defined]
         registry.config.uri if registry is not None else None,
         api=api,
+        artifact_path=str(store.path),
+        artifact_endpoint=str(endpoint) if endpoint else None,
     )

@@ -20,7 +20,12 @@ from urllib3.exceptions import HTTPError
 
 from mlcicd.serving.kubernetes.json_patch_api import JsonPatchingApi
 from mlcicd.serving.kubernetes.manifests import API_GROUP, API_VERSION, KIND, LABEL_PREFIX, PLURAL
-from mlcicd.serving.kubernetes.targets import DEFAULT_RESOURCES, SeldonTarget, external_url
+from mlcicd.serving.kubernetes.targets import (
+    DEFAULT_RESOURCES,
+    RequestLogSink,
+    SeldonTarget,
+    external_url,
+)
 from mlcicd.serving.kubernetes.variants import stable_predictor
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
 
@@ -159,6 +164,7 @@ class SeldonKubernetesBackend:
         resources: dict[str, dict[str, str]] | None = None,
         replicas: int = 1,
         max_rows: int = DEFAULT_MAX_ROWS,
+        request_log_sink: RequestLogSink | None = None,
     ) -> SeldonKubernetesBackend:
         """Reuse the stack's Seldon model deployer settings, so gpu-k8s has one source of truth.
 
@@ -188,6 +194,7 @@ class SeldonKubernetesBackend:
             resources=copy.deepcopy(DEFAULT_RESOURCES if resources is None else resources),
             replicas=replicas,
             max_rows=max_rows,
+            request_log_sink=request_log_sink,
         )
         if api is None:
             _load_kube_config(config.kubernetes_context)

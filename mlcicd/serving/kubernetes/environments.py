@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 from mlcicd.config import RunConfig
 from mlcicd.serving.contract import ServingError
 from mlcicd.serving.kubernetes.client import CustomObjectsApiLike, SeldonKubernetesBackend
-from mlcicd.serving.kubernetes.targets import MAX_DEPLOYMENT_NAME_LENGTH, dns_label
+from mlcicd.serving.kubernetes.targets import (
+    MAX_DEPLOYMENT_NAME_LENGTH,
+    RequestLogSink,
+    dns_label,
+)
 
 if TYPE_CHECKING:
     from zenml.integrations.seldon.flavors.seldon_model_deployer_flavor import (
@@ -43,6 +47,47 @@ def serving_image(config: RunConfig, registry_uri: str | None) -> str:
     return f"{registry_uri.rstrip('/')}/{serving.image_repository}:{serving.image_tag}"
 
 
+def request_log_sink(
+    config: RunConfig,
+    environment: str,
+    artifact_path: str | None,
+    artifact_endpoint: str | None = None,
+) -> RequestLogSink | None:
+    """Where the environment's pods ship their request log; None when the sink is off.
+
+    The default location is next to the artifacts (`<artifact store>/request-logs/<env>`), so
+    the credentials the pods and the monitor already have reach it.
+    """
+    sink = config.kubernetes.serving.request_log_sink
+    if not sink.enabled:
+        return None
+    base = sink.url
+    if base is None:
+        if not artifact_path or not artifact_path.startswith("s3://"):
+            raise ServingError(
+                f"the request logs of {environment} need an S3 location: the stack's artifact "
+                f"store is {artifact_path or 'not set'}; set "
+                "kubernetes.serving.request_log_sink.url to s3://<bucket>/<prefix> (or "
+                "kubernetes.serving.request_log_sink.enabled: false to keep them in the pods)"
+            )
+        base = f"{artifact_path.rstrip('/')}/request-logs"
+    bucket, _, prefix = base.removeprefix("s3://").partition("/")
+    try:
+        return RequestLogSink(
+            bucket=bucket,
+            prefix=f"{prefix.strip('/')}/{environment}".lstrip("/"),
+            endpoint_url=sink.endpoint_url or artifact_endpoint,
+            region=sink.region,
+            upload_interval_seconds=sink.upload_interval_minutes * 60.0,
+            max_object_bytes=sink.max_object_mb * 1024 * 1024,
+            resources=sink.resources,
+        )
+    except ValueError as error:
+        raise ServingError(
+            f"kubernetes.serving.request_log_sink for {environment}: {error}"
+        ) from None
+
+
 def environment_backends(
     config: RunConfig,
     deployer_config: SeldonModelDeployerConfig,
@@ -50,6 +95,8 @@ def environment_backends(
     registry_uri: str | None,
     *,
     api: CustomObjectsApiLike | None = None,
+    artifact_path: str | None = None,
+    artifact_endpoint: str | None = None,
 ) -> dict[str, SeldonKubernetesBackend]:
     """A backend for staging and one for production, sharing one Kubernetes API client.
 
@@ -59,6 +106,7 @@ def environment_backends(
     image = serving_image(config, registry_uri)
     backends: dict[str, SeldonKubernetesBackend] = {}
     for environment in ENVIRONMENTS:
+        sink = request_log_sink(config, environment, artifact_path, artifact_endpoint)
         try:
             backend = SeldonKubernetesBackend.from_zenml_deployer_config(
                 deployer_config,
@@ -70,6 +118,7 @@ def environment_backends(
                 resources=serving.resources,
                 replicas=serving.replicas,
                 max_rows=config.deployment.max_rows,
+                request_log_sink=sink,
             )
         except ValueError as exc:
             raise ServingError(f"cannot serve {environment} on Kubernetes: {exc}") from None

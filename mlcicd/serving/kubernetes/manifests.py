@@ -26,6 +26,7 @@ from mlcicd.serving.kubernetes.targets import (
     GRAPH_NODE_NAME,
     SHADOW,
     STABLE,
+    RequestLogSink,
     SeldonTarget,
     ServedModel,
     label_value,
@@ -45,6 +46,10 @@ HTTP_PORT_NAME = "http"
 REQUEST_LOG_DIR = "/var/log/ml-cicd"
 """An emptyDir mount, so the non-root server can append its request log in any image layout."""
 REQUEST_LOG_PATH = f"{REQUEST_LOG_DIR}/requests.jsonl"
+SHIPPER_CONTAINER = "log-shipper"
+"""The sidecar that ships the request log to S3 (`mlcicd.serving.server.log_shipper`)."""
+SHIPPER_STATE_DIR = f"{REQUEST_LOG_DIR}/shipper"
+"""On the same emptyDir as the log: a restarted shipper container resumes from there."""
 
 LABEL_PREFIX = "ml-cicd"
 MANAGED_BY = "ml-cicd"
@@ -214,6 +219,42 @@ def _container(target: SeldonTarget) -> dict[str, Any]:
     return container
 
 
+def shipper_command(sink: RequestLogSink) -> list[str]:
+    """The sidecar's command: the serving image's log shipper, state on the request-log emptyDir."""
+    command = [
+        "python", "-m", "mlcicd.serving.server.log_shipper",
+        "--log", REQUEST_LOG_PATH,
+        "--state-dir", SHIPPER_STATE_DIR,
+        "--url", sink.url,
+        "--upload-every", f"{sink.upload_interval_seconds:g}",
+        "--max-bytes", str(sink.max_object_bytes),
+    ]  # fmt: skip
+    if sink.endpoint_url:
+        command += ["--endpoint-url", sink.endpoint_url]
+    if sink.region:
+        command += ["--region", sink.region]
+    return command
+
+
+def _shipper(target: SeldonTarget, sink: RequestLogSink) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": SHIPPER_CONTAINER,
+        "image": target.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": shipper_command(sink),
+    }
+    if target.storage_secret_name:  # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, as the model's
+        container["envFrom"] = [{"secretRef": {"name": target.storage_secret_name}}]
+    container.update(
+        {
+            "resources": copy.deepcopy(sink.resources),
+            "volumeMounts": [{"name": "request-log", "mountPath": REQUEST_LOG_DIR}],
+            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+        }
+    )
+    return container
+
+
 def _predictor(
     target: SeldonTarget,
     name: str,
@@ -224,8 +265,11 @@ def _predictor(
     replicas: int | None = None,
 ) -> dict[str, Any]:
     validate_dns_label(name, "predictor name")
+    containers = [_container(target)]
+    if target.request_log_sink is not None:
+        containers.append(_shipper(target, target.request_log_sink))
     pod_spec: dict[str, Any] = {
-        "containers": [_container(target)],
+        "containers": containers,
         "volumes": [{"name": "request-log", "emptyDir": {}}],
     }
     if target.service_account:

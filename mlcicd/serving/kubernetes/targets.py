@@ -109,6 +109,42 @@ def _validate_resources(resources: dict[str, dict[str, str]]) -> dict[str, dict[
 
 
 @dataclass(frozen=True)
+class RequestLogSink:
+    """Where one environment's model pods ship their request log: `s3://<bucket>/<prefix>/`."""
+
+    bucket: str
+    prefix: str
+    endpoint_url: str | None = None
+    region: str | None = None
+    upload_interval_seconds: float = 300.0
+    max_object_bytes: int = 50 * 1024 * 1024
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", self.bucket):
+            raise ValueError(f"request log bucket {self.bucket!r} is not an S3 bucket name")
+        prefix = self.prefix.strip("/")
+        if not prefix or any(c.isspace() or c in "$%" for c in prefix):
+            raise ValueError(
+                f"request log prefix {self.prefix!r} must be a non-empty key prefix without "
+                "spaces, '$' or '%'"
+            )
+        object.__setattr__(self, "prefix", prefix)
+        if not 0 < self.upload_interval_seconds <= 3600:
+            raise ValueError(
+                f"upload_interval_seconds must be in (0, 3600], got {self.upload_interval_seconds}"
+            )
+        if self.max_object_bytes < 1:
+            raise ValueError(f"max_object_bytes must be at least 1, got {self.max_object_bytes}")
+        object.__setattr__(self, "resources", _validate_resources(self.resources))
+
+    @property
+    def url(self) -> str:
+        """The folder the shipper writes and the monitor reads (`<url>/**/*.jsonl`)."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
 class SeldonTarget:
     """Where and how models are served on the cluster; one per SeldonDeployment."""
 
@@ -125,6 +161,8 @@ class SeldonTarget:
     )
     replicas: int = 1
     max_rows: int = DEFAULT_MAX_ROWS
+    request_log_sink: RequestLogSink | None = None
+    """The log-shipping sidecar of every predictor pod; None: the log stays in the pod."""
 
     def __post_init__(self) -> None:
         validate_dns_label(self.namespace, "namespace")
