@@ -276,6 +276,7 @@ def _sync_component(client: Client, ctype: Any, comp: dict[str, Any], sync: Stac
 PROJECT_FLAVORS = {
     "mlcicd.serving.local.deployer.LocalSeldonModelDeployerFlavor": "model_deployer",
     "mlcicd.monitoring.alerter.AuditLogAlerterFlavor": "alerter",
+    "mlcicd.monitoring.alerter.SlackAlertsFlavor": "alerter",
 }
 
 

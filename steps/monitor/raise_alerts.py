@@ -8,7 +8,7 @@ from zenml.logger import get_logger
 
 from mlcicd.config import RunConfig
 from mlcicd.monitoring.actions import decide_actions
-from mlcicd.monitoring.alerter import MonitoringAlertParameters
+from mlcicd.monitoring.alerter import post_alerts
 from mlcicd.reporting.monitoring import MonitoringReport
 
 logger = get_logger(__name__)
@@ -24,29 +24,11 @@ def raise_alerts(
     paths a person would use (`run.py train`, `run.py rollback`).
     """
     report = monitoring_report.model_copy(deep=True)
-    breaches = report.all_breaches
-    report.actions = decide_actions(breaches, config.monitoring)
+    report.actions = decide_actions(report.all_breaches, config.monitoring)
     alerter = Client().active_stack.alerter
+    if alerter is None and report.actions:
+        logger.warning("the stack has no alerter: the alerts are only in the report")
+    post_alerts(report, config, alerter)
     for record in report.actions:
-        messages = [b.message for b in breaches if b.kind in record.breach_kinds]
-        text = (
-            f"[{report.environment}] {config.model_name} v{report.champion_version or '?'}: "
-            f"{len(messages)} breach(es) -> action {record.action}\n"
-            + "\n".join(f"- {m}" for m in messages[:20])
-        )
-        if alerter is None:
-            logger.warning("the stack has no alerter; alert only in the report: %s", text)
-            record.detail = "no alerter in the stack"
-            continue
-        posted = alerter.post(
-            text,
-            MonitoringAlertParameters(
-                model_name=config.model_name,
-                version=report.champion_version or "",
-                environment=report.environment,
-                kinds=list(record.breach_kinds),
-                action=record.action,
-            ),
-        )
-        record.detail = f"alert posted through '{alerter.name}'" if posted else "alert not posted"
+        logger.info("%s: %s", record.action, record.detail)
     return report

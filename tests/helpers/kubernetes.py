@@ -360,6 +360,8 @@ GPU_K8S_ENV = {
     "GPU_K8S_S3_ENDPOINT_URL": "http://minio.minio.svc.cluster.local:9000",
     "GPU_K8S_S3_ACCESS_KEY_ID": "dummy-access-key",
     "GPU_K8S_S3_SECRET_ACCESS_KEY": "dummy-secret-key",
+    "GPU_K8S_SLACK_TOKEN": "xoxb-dummy-token",
+    "GPU_K8S_SLACK_CHANNEL_ID": "C0DUMMY",
     "GPU_K8S_REGISTRY": "registry.example.com/ml-cicd",
     "GPU_K8S_REGISTRY_SECRET": "registry-push",
     "GPU_K8S_MLFLOW_TRACKING_URI": "https://mlflow.example.com",

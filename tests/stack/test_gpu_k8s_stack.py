@@ -42,6 +42,7 @@ def test_stack_has_every_component_and_passes_zenml_validation(gpu_k8s_stack, ze
         StackComponentType.EXPERIMENT_TRACKER: "mlflow",
         StackComponentType.MODEL_REGISTRY: "mlflow",
         StackComponentType.MODEL_DEPLOYER: "seldon",
+        StackComponentType.ALERTER: "slack-alerts",
     }
     gpu_k8s_stack.validate()  # reads the fake kubeconfig's context; contacts nothing
     assert gpu_k8s_stack.requires_remote_server
