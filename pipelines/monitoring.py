@@ -1,8 +1,9 @@
 """Monitoring pipeline: read production traffic, judge it against the champion, alert, keep it.
 
 Launched by `python run.py monitor` (which then takes the decided actions), hourly by the
-`monitor.yml` workflow. `since` may be a duration, resolved when the step runs, so the pipeline
-also suits a ZenML schedule; the actions are then left to whoever runs `run.py monitor`.
+`monitor.yml` workflow, or as a ZenML schedule (`run.py monitor --schedule`, a CronJob on
+Kubernetes). `since` may be a duration, resolved when the step runs; a scheduled run only
+alerts, and says so in the alert: the actions are taken by `run.py monitor`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ def monitoring_pipeline(
     since: str,
     until: str | None = None,
     labels_path: str | None = None,
+    scheduled: bool = False,
 ) -> None:
     """Three steps: judge the windows, alert through the stack's alerter, log the report."""
     report = monitor_traffic(
         config=config, schema=schema, since=since, until=until, labels_path=labels_path
     )
-    alerted = raise_alerts(report, config=config)
+    alerted = raise_alerts(report, config=config, scheduled=scheduled)
     publish_monitoring_report(alerted)

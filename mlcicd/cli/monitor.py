@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where report.json/.html/.md are written (default: monitoring-report/)",
     )
     cmd.add_argument(
+        "--schedule",
+        action="store_true",
+        help="submit the monitoring pipeline as a ZenML schedule (monitoring.schedule: cron, "
+        "look-back) instead of running it now; Kubernetes stacks only (a CronJob); scheduled "
+        "runs alert, `run.py monitor` takes the actions",
+    )
+    cmd.add_argument(
         "--check-data",
         action="store_true",
         help="only check whether the training data changed since the champion was trained "
@@ -71,6 +78,12 @@ def monitor(args: argparse.Namespace) -> int:
     """Exit 0 when nothing breached, 3 when an alert fired (after its action ran)."""
     if args.check_data:
         return _check_data(args)
+    if args.schedule:
+        from mlcicd.runner.schedule import schedule_monitoring
+
+        session = open_session(args)
+        schedule_monitoring(session.config, session.schema, session.stack, say)
+        return EXIT_OK
     from mlcicd.runner.monitor import run_monitoring
 
     session = open_session(args)

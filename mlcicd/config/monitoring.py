@@ -10,9 +10,10 @@ significance level.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlcicd.config.base import StrictModel
 
@@ -70,6 +71,42 @@ class MonitoringThresholds(StrictModel):
     min_labelled_rows: int = Field(100, ge=1)
 
 
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+_DURATION = re.compile(r"^\d+[smhd]$")
+
+
+class MonitoringScheduleConfig(StrictModel):
+    """`python run.py monitor --schedule`: the monitoring pipeline as a ZenML schedule.
+
+    On a Kubernetes stack ZenML turns it into a CronJob; each run looks back `since` and
+    alerts through the stack's alerter (actions are taken by `run.py monitor`, e.g. from the
+    monitor.yml workflow, whose cron should match).
+    """
+
+    cron: str = "17 * * * *"
+    since: str = "1h"
+    # a run still going when the next is due: Forbid skips the new one (no pile-up)
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = "Forbid"
+    # a run that could not start within this many seconds of its time is skipped
+    starting_deadline_seconds: int = Field(600, ge=10)
+    history_limit: int = Field(3, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _valid(self) -> MonitoringScheduleConfig:
+        fields = self.cron.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"monitoring.schedule.cron must be a 5-field cron expression (minute hour day "
+                f"month weekday), e.g. '17 * * * *', got {self.cron!r}"
+            )
+        if not _DURATION.match(self.since):
+            raise ValueError(
+                f"monitoring.schedule.since must be a duration such as 1h, 90m or 2d (each run "
+                f"resolves it when it starts), got {self.since!r}"
+            )
+        return self
+
+
 class MonitoringConfig(StrictModel):
     """`python run.py monitor`: windows over the production request log and the alert actions."""
 
@@ -90,3 +127,4 @@ class MonitoringConfig(StrictModel):
     request_logs: list[str] = Field(default_factory=list)
     # rows read per chunk: the log is streamed, memory stays bounded by this
     chunk_rows: int = Field(20_000, ge=100, le=1_000_000)
+    schedule: MonitoringScheduleConfig = MonitoringScheduleConfig()

@@ -37,6 +37,10 @@ SLACK_FLAVOR_NAME = "slack-alerts"
 SLACK_FLAVOR_SOURCE = "mlcicd.monitoring.alerter.SlackAlertsFlavor"
 ALERT_EVENT = "monitoring_alert"
 MAX_LISTED_BREACHES = 20
+SCHEDULED_OUTCOME = (
+    "not taken: a scheduled run only alerts; `python run.py --env ENV monitor` (the monitor.yml "
+    "workflow) takes the action"
+)
 
 
 class MonitoringAlertParameters(BaseAlerterStepParameters):
@@ -145,16 +149,26 @@ def alert_text(report: MonitoringReport, model_name: str, action: str, messages:
     )
 
 
-def post_alerts(report: MonitoringReport, config: RunConfig, alerter: BaseAlerter | None) -> None:
+def post_alerts(
+    report: MonitoringReport,
+    config: RunConfig,
+    alerter: BaseAlerter | None,
+    *,
+    scheduled: bool = False,
+) -> None:
     """Post one alert per decided action through the stack's alerter; say on each what happened.
 
     A refused post (wrong token, unknown channel, Slack unreachable) is written into the
-    action's detail, which the report, the console and the command's summary show.
+    action's detail, which the report, the console and the command's summary show. In a
+    `scheduled` run nobody takes the action afterwards: its outcome and the alert say so.
     """
     breaches = report.all_breaches
     for record in report.actions:
         messages = [b.message for b in breaches if b.kind in record.breach_kinds]
         text = alert_text(report, config.model_name, record.action, messages)
+        if scheduled and record.action != "none":
+            record.outcome = SCHEDULED_OUTCOME.replace("ENV", config.environment)
+            text += f"\n({record.outcome})"
         if alerter is None:
             record.detail = "no alerter in the stack: the alert is only in this report"
             continue

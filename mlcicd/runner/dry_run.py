@@ -11,6 +11,7 @@ the SeldonDeployments come from the functions the serving backend applies. Writt
     <pipeline>/Dockerfile            the step image ZenML would build (parent + locked requirements)
     <pipeline>/requirements.txt      what that image installs (uv export of uv.lock)
     <pipeline>/steps/<step>.yaml     the batch/v1 Job (and pod) of each step
+    monitoring_pipeline/cronjob.yaml the CronJob `run.py monitor --schedule` would create
     seldon/<deployment>.yaml         the SeldonDeployment of each environment
 
 Known differences from a real submission, by design: image names are the tags ZenML would push
@@ -73,6 +74,7 @@ class DryRunResult:
     pipelines: list[str] = field(default_factory=list)
     steps: list[StepManifest] = field(default_factory=list)
     seldon: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cron_job: dict[str, Any] = field(default_factory=dict)
     validation: str = ""
     files: list[Path] = field(default_factory=list)
 
@@ -194,6 +196,33 @@ def dry_run(config: RunConfig, schema: DataSchema, stack_name: str, out_dir: Pat
         return _dry_run_in_store(config, schema, stack_name, spec, out_dir)
 
 
+def _scheduled_monitoring(
+    config: RunConfig, schema: DataSchema, stack: Any, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """Compile the monitoring pipeline as `--schedule` submits it; its CronJob."""
+    from zenml.config.compiler import Compiler
+    from zenml.config.pipeline_run_configuration import PipelineRunConfiguration
+
+    from mlcicd.runner.schedule import cron_job, monitoring_arguments, with_schedule_settings
+    from pipelines.monitoring import monitoring_pipeline
+
+    arguments = monitoring_arguments(config, schema)
+    probe = monitoring_pipeline.copy()
+    probe.prepare(**arguments)
+    options = with_schedule_settings(
+        config, run_options(config, spec, step_names=list(probe.invocations), strict=False)
+    )
+    configured = monitoring_pipeline.with_options(settings=options.settings)
+    configured.prepare(**arguments)
+    snapshot = Compiler().compile(
+        pipeline=configured,
+        stack=stack,
+        run_configuration=PipelineRunConfiguration(steps=options.steps),
+    )
+    image = predicted_images(stack, snapshot)["orchestrator"]
+    return cron_job(stack, snapshot, config.monitoring.schedule.cron, image)
+
+
 def _dry_run_in_store(
     config: RunConfig,
     schema: DataSchema,
@@ -259,6 +288,19 @@ def _dry_run_in_store(
         summary["pipelines"][name] = {"steps": steps_summary}
         result.pipelines.append(name)
     check_gpu_steps(config, all_steps)
+    result.cron_job = _scheduled_monitoring(config, schema, stack, spec)
+    result.files.append(
+        _write_yaml(
+            out_dir / "monitoring_pipeline" / "cronjob.yaml",
+            result.cron_job,
+            "run.py monitor --schedule: the snapshot id stands for the one the server creates",
+        )
+    )
+    summary["schedule"] = {
+        "pipeline": "monitoring_pipeline",
+        "cron": result.cron_job["spec"]["schedule"],
+        "concurrency_policy": result.cron_job["spec"].get("concurrencyPolicy"),
+    }
     result.seldon = seldon_documents(config, stack)
     for deployment, document in result.seldon.items():
         result.files.append(

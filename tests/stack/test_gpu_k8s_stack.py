@@ -300,3 +300,26 @@ def test_dry_run_refuses_a_stack_without_kubernetes(tmp_path, capsys):
 
     assert run.main(["--stack", "local", "--dry-run", str(tmp_path)]) == 1
     assert "has no Kubernetes orchestrator" in capsys.readouterr().err
+
+
+def test_the_dry_run_shows_the_monitoring_schedule_as_a_cron_job(staging_dry_run):
+    """`run.py monitor --schedule` on gpu-k8s: ZenML's orchestrator makes this CronJob."""
+    from mlcicd.config import load_config
+
+    schedule = load_config("staging")[0].monitoring.schedule
+    cron = staging_dry_run.cron_job
+    assert cron["kind"] == "CronJob" and cron["apiVersion"] == "batch/v1"
+    assert cron["metadata"]["namespace"] == GPU_K8S_ENV["GPU_K8S_NAMESPACE"]
+    spec = cron["spec"]
+    assert spec["schedule"] == schedule.cron
+    assert spec["concurrencyPolicy"] == "Forbid"  # a slow run is never overlapped
+    assert spec["startingDeadlineSeconds"] == schedule.starting_deadline_seconds
+    assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == 3
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == GPU_K8S_ENV["GPU_K8S_SERVICE_ACCOUNT"]
+    (container,) = pod["containers"]
+    assert container["command"][-1].endswith("kubernetes_orchestrator_entrypoint")
+    assert container["args"][0] == "--snapshot_id"
+    assert container["image"].startswith(GPU_K8S_ENV["GPU_K8S_REGISTRY"])
+    written = staging_dry_run.out_dir / "monitoring_pipeline" / "cronjob.yaml"
+    assert yaml.safe_load(written.read_text()) == cron

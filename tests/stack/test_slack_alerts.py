@@ -132,3 +132,14 @@ def test_registration_never_calls_slack(gpu_k8s_stack) -> None:
     config = gpu_k8s_stack.alerter.config
     assert config.is_valid
     assert config.slack_channel_id == CHANNEL
+
+
+def test_a_scheduled_run_alerts_and_says_who_takes_the_action(gpu_k8s_stack, slack) -> None:
+    """A CronJob run has no runner after it: the alert and the report name `run.py monitor`."""
+    config, report = _report()
+    post_alerts(report, config, gpu_k8s_stack.alerter, scheduled=True)
+    (message,) = slack.messages
+    (record,) = report.actions
+    assert record.outcome.startswith("not taken: a scheduled run only alerts")
+    assert f"python run.py --env {config.environment} monitor" in record.outcome
+    assert record.outcome in message["text"]

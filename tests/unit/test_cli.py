@@ -37,3 +37,12 @@ def test_list_commands(capsys) -> None:
 def test_unknown_stack_is_an_error_listing_stacks(capsys) -> None:
     assert run.main(["--stack", "nope"]) == run.EXIT_ERROR
     assert "unknown stack 'nope'; available stacks: gpu-k8s, local" in capsys.readouterr().err
+
+
+def test_monitor_schedule_on_the_local_stack_says_what_to_use_instead(capsys) -> None:
+    from mlcicd.cli import main as run
+
+    code = run.main(["monitor", "--schedule"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "cannot run a schedule" in err and "monitor.yml" in err and "17 * * * *" in err

@@ -93,6 +93,18 @@ def test_monitor_runs_on_a_valid_hourly_schedule(monitor: dict[str, Any]) -> Non
     assert any(cron.split()[1:] == ["*"] * 4 for cron in crons), f"not hourly: {crons}"
 
 
+@pytest.mark.parametrize("environment", ["production", "staging"])
+def test_the_zenml_schedule_runs_when_the_workflow_does(
+    monitor: dict[str, Any], environment: str
+) -> None:
+    """`run.py monitor --schedule` (a CronJob) alerts, the workflow acts: the same hour's data."""
+    from mlcicd.config import load_config
+
+    schedule = load_config(environment)[0].monitoring.schedule
+    assert is_valid_cron(schedule.cron)
+    assert schedule.cron in [entry["cron"] for entry in monitor["on"]["schedule"]]
+
+
 def test_monitor_can_be_started_by_hand_and_from_outside(monitor: dict[str, Any]) -> None:
     """People choose environment, window and a direct retrain; alerting systems send a dispatch."""
     inputs = monitor["on"]["workflow_dispatch"]["inputs"]
