@@ -122,7 +122,8 @@ def monitor(args: argparse.Namespace) -> int:
     for breach in report.all_breaches:
         say(f"BREACH [{breach.kind}] {breach.message} (limit: {breach.config_key})")
     for record in report.actions:
-        say(f"ACTION {record.action}: {record.outcome}")
+        alert = f" [{record.detail}]" if record.detail else ""
+        say(f"ACTION {record.action}: {record.outcome}{alert}")
     for path in outcome.files:
         say(f"wrote {path}")
     return EXIT_OK if report.healthy else EXIT_GATE_REJECTED
