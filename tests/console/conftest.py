@@ -37,3 +37,18 @@ def console_env(tmp_path_factory: pytest.TempPathFactory, zenml_client: Any) -> 
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def stop_metrics_samplers() -> Iterator[None]:
+    """The console's per-environment samplers are cached resources with a daemon thread: an
+    AppTest run leaves them polling servers its test has stopped. Clearing the cache releases
+    them (console.context._stop_sampler), so no thread outlives its test."""
+    yield
+    import streamlit as st
+
+    st.cache_resource.clear()
+    import threading
+
+    left = [t.name for t in threading.enumerate() if t.name.startswith("metrics-sampler-")]
+    assert not left, f"metrics samplers still running after the test: {left}"
