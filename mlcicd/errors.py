@@ -17,9 +17,14 @@ class PipelineInputError(MlCicdError):
 
 
 class GateRejected(MlCicdError):
-    """A gate decided the run must not go further; nothing is registered."""
+    """A gate decided the run must not go further.
+
+    `registered` names the version the run registered before the gate failed ('' when nothing
+    was registered: every gate but the staging smoke test runs before registration).
+    """
 
     gate: str = "gate"
+    registered: str = ""
 
     def __init__(self, message: str, *, gate: str | None = None) -> None:
         super().__init__(message)

@@ -131,3 +131,42 @@ def packaged(
     pre = fit_preprocessor(train, config.data, schema)
     model, _ = fit_packaged_model(train, validation, pre, config, schema, "fp")
     return model
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """One real PostgreSQL server per test session (127.0.0.1, stopped at the end).
+
+    Its folder is outside pytest's private temp tree: as root the server runs as `postgres`.
+    """
+    import tempfile
+
+    from tests.helpers.postgres import postgres_server
+
+    folder = Path(tempfile.mkdtemp(prefix="mlcicd-postgres-"))
+    folder.chmod(0o755)
+    try:
+        with postgres_server(folder / "cluster") as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def release_store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Each test that takes this runs twice: on a fresh SQLite file and a fresh PostgreSQL db."""
+    import uuid
+
+    from mlcicd.release.store import ENV_STORE_URL
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'releases.db'}"
+    else:
+        from tests.helpers.postgres import create_database
+
+        admin = request.getfixturevalue("postgres_admin_url")
+        url = create_database(admin, f"releases_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv(ENV_STORE_URL, url)
+    return url

@@ -17,7 +17,7 @@ from console.views.common import reviewer
 from console.views.progress import job_progress
 from console.views.rollouts import abort_panel, rollout_summary, traffic_charts
 from mlcicd.errors import MlCicdError
-from mlcicd.release.approvals import ApprovalError, Decision, clean_reason
+from mlcicd.release.approvals import ApprovalError, clean_reason, recorded_decisions
 from mlcicd.release.audit import live_version_at
 from mlcicd.runner.jobs import list_jobs, running_job, start_release
 
@@ -94,8 +94,9 @@ for column, environment in zip(columns, ("staging", "production"), strict=True):
 
 st.subheader("Registered versions")
 rows = []
+decisions = recorded_decisions(name)
 for v in versions:
-    decision = Decision.from_version(v)
+    decision = decisions.get(v.version)
     rows.append(
         {
             "version": v.version,
@@ -153,7 +154,7 @@ else:
 
 st.subheader("Roll back production")
 approved = [
-    v.version for v in versions if (d := Decision.from_version(v)) and d.decision == "approved"
+    v.version for v in versions if getattr(decisions.get(v.version), "decision", "") == "approved"
 ]
 targets = [v for v in approved if v != holders.get("champion")]
 if who is None:

@@ -104,7 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _handler(args)(args)
     except GateRejected as exc:
-        complain(f"\nREJECTED by gate(s): {exc.gate}; nothing was registered.\n{exc}")
+        if exc.registered:
+            outcome = (
+                f"registered {exc.registered}, which can never be approved "
+                "(the failure is recorded in the release store)"
+            )
+        else:
+            outcome = "nothing was registered"
+        complain(f"\nREJECTED by gate(s): {exc.gate}; {outcome}.\n{exc}")
         return EXIT_GATE_REJECTED
     except (ConfigError, PipelineInputError) as exc:
         complain(f"\nERROR: {exc}")

@@ -1,91 +1,43 @@
-"""The append-only audit log of releases: decisions, promotions and rollbacks, one JSON line each.
+"""The audit trail of releases: decisions, staging verdicts, promotions, rollbacks and alerts.
 
-The log is `<ML_CICD_HOME>/audit/events.jsonl`. Lines are appended whole, under a lock and
-flushed to disk, so a crash can cut at most the last line, and a cut line is skipped on reading.
-Replaying the promote and rollback events answers "which version was live at time T".
+Every event is a row of the release store (`mlcicd.release.store`), written in one transaction;
+replaying the promote and rollback events answers "which version was live at time T".
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from mlcicd.paths import ml_cicd_home
+from mlcicd.release.store import AuditEvent, now_utc, release_store
 
-
-def now_utc() -> str:
-    """The one timestamp format of decisions and audit events (UTC, seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+__all__ = [
+    "AuditEvent",
+    "append_event",
+    "audit_dir",
+    "live_version_at",
+    "now_utc",
+    "previous_live_version",
+    "read_events",
+]
 
 
 def audit_dir() -> Path:
-    """<ML_CICD_HOME>/audit, created on first use."""
-    home = ml_cicd_home()
-    path = home / "audit"
+    """<ML_CICD_HOME>/audit: files that belong to one machine (rollout abort requests)."""
+    path = ml_cicd_home() / "audit"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def audit_log_path() -> Path:
-    """The append-only JSONL log of decisions, promotions and rollbacks."""
-    return audit_dir() / "events.jsonl"
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One line of the audit log."""
-
-    # approved, rejected, promotion_started/_failed, promoted, rollback_started/_failed, rolled_back
-    event: str
-    model_name: str
-    version: str
-    actor: str
-    at: str
-    reason: str = ""
-    report_sha256: str = ""
-    from_version: str = ""
-    environment: str = ""
-    detail: str = ""
-
-
 def append_event(event: AuditEvent) -> None:
-    """Append one event as a whole line, under a lock and flushed to disk before returning."""
-    line = (json.dumps(asdict(event), sort_keys=True) + "\n").encode()
-    with audit_log_path().open("a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            end = handle.seek(0, os.SEEK_END)
-            if end:
-                handle.seek(end - 1)
-                if handle.read(1) != b"\n":  # a line cut by a crash: never glue onto it
-                    line = b"\n" + line
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Record one event in the release store; it is committed when this returns."""
+    release_store().append(event)
 
 
 def read_events(model_name: str | None = None) -> list[AuditEvent]:
     """All events in the order they were written (optionally of one model only)."""
-    path = audit_log_path()
-    if not path.is_file():
-        return []
-    known = {f.name for f in fields(AuditEvent)}
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            raw = json.loads(line)
-            event = AuditEvent(**{k: str(v) for k, v in raw.items() if k in known})
-        except (ValueError, TypeError):
-            continue  # a line cut by a crash is skipped, never fatal
-        if model_name is None or event.model_name == model_name:
-            events.append(event)
-    return events
+    return release_store().events(model_name)
 
 
 def live_version_at(

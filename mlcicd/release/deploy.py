@@ -90,3 +90,46 @@ def serve_verified_version(
         "smoke_p95_ms": f"{smoke.p95_ms:.2f}",
         "smoke_max_probability_difference": f"{smoke.max_probability_difference:.3g}",
     }
+
+
+def stage_version(
+    client: MlflowClient,
+    backend: ServingBackend,
+    config: RunConfig,
+    model: Any,
+    rows: pd.DataFrame,
+    version: str,
+    results: list[SmokeResult],
+) -> dict[str, str]:
+    """Serve `version` in staging behind the smoke test and record the verdict either way.
+
+    The verdict (`staging_passed` / `staging_failed`, with the version's report sha256) goes to
+    the release store, where approval and promotion look for it; a tag mirrors it in the registry.
+    """
+    from mlcicd.release.audit import AuditEvent, append_event, now_utc
+
+    name = config.model_name
+    report_sha = client.get_model_version(name, version).tags.get("evaluation_report_sha256", "")
+    common = {"model_name": name, "version": version, "actor": "training pipeline"}
+    try:
+        deployment = serve_verified_version(
+            client, backend, config, "staging", model, rows, version, results
+        )
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:2000]
+        append_event(
+            AuditEvent(
+                event="staging_failed", at=now_utc(), environment="staging",
+                report_sha256=report_sha, detail=detail, **common,
+            )
+        )  # fmt: skip
+        client.set_model_version_tag(name, version, "staging_smoke_test", "failed")
+        raise
+    append_event(
+        AuditEvent(
+            event="staging_passed", at=now_utc(), environment="staging",
+            report_sha256=report_sha, **common,
+            detail=f"{deployment['url']} p95 {deployment['smoke_p95_ms']} ms",
+        )
+    )  # fmt: skip
+    return deployment

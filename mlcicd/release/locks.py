@@ -1,30 +1,25 @@
-"""Inter-process locks for release actions: one lock file per name under the audit directory.
+"""Release locks: one row per name in the release store, so they hold across machines.
 
-Decisions and promotions take these so that two reviewers, two terminals or a double click
-never act on the same model at the same time.
+Promotions and rollbacks take these so that two terminals, two console replicas or a step pod and
+a console never release the same model at the same time. A holder renews its lease while it
+works; one that crashed frees the lock when the lease runs out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import re
 from collections.abc import Iterator
 
-from mlcicd.release.audit import audit_dir
+from mlcicd.release.store import release_store
 
 
 @contextlib.contextmanager
 def exclusive(name: str, *, blocking: bool = True) -> Iterator[bool]:
-    """An inter-process lock on <audit>/<name>.lock; yields False if busy and not blocking."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    with (audit_dir() / f"{safe}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """Hold the release lock `name`; yields False if it is busy and not blocking."""
+    with release_store().lock(name, blocking=blocking) as acquired:
+        yield acquired
+
+
+def lock_holder(name: str) -> str:
+    """Who holds the lock `name` and since when ('' when free), for messages."""
+    return release_store().lock_holder(name)

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcicd.registry.versions import VersionInfo
-from mlcicd.release.approvals import ApprovalError, Decision, current_report, require_version
+from mlcicd.release.approvals import (
+    ApprovalError,
+    Decision,
+    current_report,
+    recorded_decision,
+    require_version,
+    staging_verdict,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -99,14 +106,15 @@ def load_version_review(client: MlflowClient, model_name: str, version: str) -> 
     run_id = info.tags.get("mlflow_run_id") or info.run_id or ""
     smoke = _json_artifact(client, run_id, STAGING_SMOKE_ARTIFACT) if run_id else None
     shadow = _json_artifact(client, run_id, SHADOW_ARTIFACT) if run_id else None
-    staging = info.tags.get("staging_smoke_test") or ""
-    if not staging and isinstance(smoke, list) and smoke:
-        staging = "passed" if all(r.get("passed") for r in smoke) else "failed"
+    verdict = staging_verdict(model_name, info.version)  # the store's, not a (writable) tag
+    staging = {"staging_passed": "passed", "staging_failed": "failed"}.get(
+        verdict.event if verdict else "", ""
+    )
     return VersionReview(
         info=info,
         report=report,
         report_error=error,
-        decision=Decision.from_version(info),
+        decision=recorded_decision(model_name, info.version),
         lineage={k: info.tags[k] for k in LINEAGE_TAGS if k in info.tags},
         staging_smoke=staging or "not run",
         staging_smoke_results=smoke if isinstance(smoke, list) else [],

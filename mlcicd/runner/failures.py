@@ -8,6 +8,7 @@ their message, not a traceback.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mlcicd.errors import GateRejected, PipelineInputError
 from mlcicd.failures import failure_from_run
@@ -26,18 +27,37 @@ def find_cause(exc: BaseException) -> BaseException:
 
 
 def typed_failure(exc: BaseException, run_name: str) -> BaseException:
-    """The gate rejection or input error behind a failed pipeline run, else `exc` itself."""
+    """The gate rejection or input error behind a failed pipeline run, else `exc` itself.
+
+    A gate rejection also says what the run registered before it failed (a version whose
+    staging smoke test failed is in the registry, but can never be approved).
+    """
     from zenml.client import Client
 
     cause = find_cause(exc)
-    if cause is not exc:
-        return cause
     try:
         failed_run = Client().get_pipeline_run(run_name)
     except KeyError:
-        return exc
-    recorded = failure_from_run(failed_run)
-    return exc if recorded is None else recorded
+        return cause
+    if cause is exc:
+        recorded = failure_from_run(failed_run)
+        cause = exc if recorded is None else recorded
+    if isinstance(cause, GateRejected):
+        cause.registered = registered_by(failed_run)
+    return cause
+
+
+def registered_by(run: Any) -> str:
+    """'<model> version N (alias ...)' when the run's register_model step finished, else ''."""
+    step = run.steps.get("register_model")
+    metadata = (step.run_metadata or {}) if step is not None else {}
+    registered = metadata.get("registered_model")
+    if not isinstance(registered, dict) or not registered.get("version"):
+        return ""
+    return (
+        f"{registered.get('name', '?')} version {registered['version']} "
+        f"(alias '{registered.get('alias', '?')}')"
+    )
 
 
 class _ExpectedFailureTracebacks(logging.Filter):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mlcicd.config import RunConfig
 from mlcicd.release.approvals import ApprovalError, require_approved
-from mlcicd.release.locks import exclusive
+from mlcicd.release.locks import exclusive, lock_holder
 from mlcicd.runner.pipeline_run import new_run_name, run_pipeline, step_output
 from mlcicd.stack.active import activate_stack, active_tracking_uri
 
@@ -40,11 +40,12 @@ def run_release(
         arguments["reason"] = reason
     else:
         pipeline, prefix = promotion_pipeline, "promotion"
-    with exclusive(f"release-{config.model_name}", blocking=False) as acquired:
+    lock = f"release-{config.model_name}"
+    with exclusive(lock, blocking=False) as acquired:
         if not acquired:
             raise ApprovalError(
-                f"another promotion or rollback of '{config.model_name}' is running; "
-                "wait for it to finish"
+                f"another promotion or rollback of '{config.model_name}' is running "
+                f"({lock_holder(lock) or 'it just finished'}); wait for it to finish"
             )
         run_name = new_run_name(prefix)
         run = run_pipeline(pipeline, run_name, arguments, config, stack, strict=False)

@@ -10,7 +10,7 @@ from zenml import log_metadata, step
 
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import RunConfig
-from mlcicd.release.deploy import serve_verified_version
+from mlcicd.release.deploy import stage_version
 from mlcicd.release.smoke_test import SmokeResult
 from mlcicd.serving.backends import serving_backend
 
@@ -22,18 +22,17 @@ def deploy_to_staging(
     registered_model: dict[str, str],
     config: RunConfig,
 ) -> Annotated[dict[str, str], "staging_deployment"]:
-    """A failed smoke test leaves staging serving what it served before and fails the run."""
+    """A failed smoke test leaves staging as it was, is recorded, and fails the run."""
     settings = config.deployment.staging
     if not settings.enabled:
         return {"status": "skipped", "reason": "deployment.staging.enabled is false"}
     rows = golden_data.head(settings.smoke_requests)
     results: list[SmokeResult] = []
     try:
-        deployment = serve_verified_version(
+        deployment = stage_version(
             MlflowClient(),
             serving_backend(config),
             config,
-            "staging",
             model,
             rows,
             registered_model["version"],

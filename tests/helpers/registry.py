@@ -8,15 +8,24 @@ import mlflow
 from mlflow import MlflowClient
 
 from mlcicd.registry.versions import move_alias
+from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.reporting.model import EvaluationReport
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def register_by_hand(
-    client: MlflowClient, name: str, fixture: str = "evaluation_report.json", alias: str = "staging"
+    client: MlflowClient,
+    name: str,
+    fixture: str = "evaluation_report.json",
+    alias: str = "staging",
+    staging: str = "staging_passed",
 ) -> tuple[str, EvaluationReport]:
-    """A registered version carrying a stored report and its sha256 tag, like register_model."""
+    """A registered version carrying a stored report and its sha256 tag, like register_model.
+
+    `staging` is the staging verdict deploy_to_staging would have recorded for it
+    (staging_passed, staging_failed, or '' for none).
+    """
     report = EvaluationReport.model_validate_json((FIXTURES / fixture).read_text())
     mlflow.set_tracking_uri(client.tracking_uri)
     with mlflow.start_run() as run:
@@ -33,4 +42,12 @@ def register_by_hand(
     )
     if alias:
         move_alias(client, name, alias, str(version.version))
+    if staging:
+        append_event(
+            AuditEvent(
+                staging, name, str(version.version), "training pipeline", now_utc(),
+                report_sha256=report.sha256(), environment="staging",
+                detail="SmokeTestFailed: 3 label mismatches" if staging == "staging_failed" else "",
+            )
+        )  # fmt: skip
     return str(version.version), report

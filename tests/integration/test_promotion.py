@@ -38,7 +38,7 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert f"model '{name}' has no version '7'" in capsys.readouterr().err
     assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_ERROR
     assert "version 1 of 'promotion-flow' has not been approved" in capsys.readouterr().err
-    assert [e.event for e in read_events(name)] == []
+    assert [e.event for e in read_events(name)] == ["staging_passed"]  # by the training run
 
     report = load_report("1", name)
     decide(client, name, "1", "approved", "alice", "beats the bar", report.sha256())
@@ -53,7 +53,9 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert _served_version(url, payload) == "1"
     tags = client.get_model_version(name, "1").tags
     assert tags["production_smoke_test"] == "passed" and tags["promoted_by"] == "ci-bot"
-    assert [e.event for e in read_events(name)] == ["approved", "promotion_started", "promoted"]
+    assert [e.event for e in read_events(name)] == [
+        "staging_passed", "approved", "promotion_started", "promoted",
+    ]  # fmt: skip
 
     # status --json: the router and the one stable variant, with the README's keys
     assert run.main(["--config", config, "status", "--json"]) == run.EXIT_OK

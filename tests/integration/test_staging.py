@@ -12,6 +12,13 @@ import requests
 from mlflow import MlflowClient
 
 from mlcicd.cli import main as run
+from mlcicd.release.approvals import (
+    NotStaged,
+    current_report,
+    decide,
+    pending_candidates,
+    staging_verdict,
+)
 from mlcicd.release.smoke_test import row_payload
 
 
@@ -56,10 +63,21 @@ def test_staging_serves_the_new_version_and_a_failed_smoke_test_keeps_the_old_on
     code = run.main(["--config", str(write_config(slow, name="slow.yaml"))])
     err = capsys.readouterr().err
     assert code == run.EXIT_GATE_REJECTED
-    assert "REJECTED by gate(s): staging_smoke_test" in err
+    assert (
+        f"REJECTED by gate(s): staging_smoke_test; registered {name} version 2 (alias "
+        "'challenger'), which can never be approved (the failure is recorded in the release store)"
+    ) in err
+    assert "nothing was registered" not in err
     assert "p95 latency" in err and "above the 0 ms SLA" in err
     client = MlflowClient(tracking_uri=tracking_uri)
     assert str(client.get_model_version_by_alias(name, "staging").version) == "1"
+    # the failure is recorded: v2 is not pending and cannot be approved
+    verdict = staging_verdict(name, "2")
+    assert verdict is not None and verdict.event == "staging_failed" and "p95" in verdict.detail
+    assert [c.info.version for c in pending_candidates(client, name)] == ["1"]
+    report = current_report(client, name, "2")
+    with pytest.raises(NotStaged, match="version 2 cannot be approved: its staging smoke test"):
+        decide(client, name, "2", "approved", "alice", "ship it anyway", report.sha256())
     (service,) = _staging_services(deployer)  # the rejected version left no service record
     assert service.config.model_version == "1" and service.is_running
     still = requests.post(url, json=payload, timeout=30)

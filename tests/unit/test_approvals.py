@@ -1,31 +1,42 @@
 """Decision records: who/when/why/which report, exactly once, and never on a failed or stale report.
 
 Versions are registered by hand in the session's real MLflow registry (a report artifact and the
-lineage tags a training run writes), so every rule is checked without training a model.
+lineage tags a training run writes, and the staging verdict its staging step records), so every
+rule is checked without training a model. Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from mlflow import MlflowClient
 
-from mlcicd.release import audit
 from mlcicd.release.approvals import (
+    DECISIONS,
     AlreadyDecided,
     ApprovalError,
+    ForgedApproval,
     GatesFailed,
     NotApproved,
+    NotStaged,
     StaleReport,
     decide,
     pending_candidates,
+    recorded_decision,
     require_approved,
 )
-from mlcicd.release.audit import AuditEvent, live_version_at, read_events
+from mlcicd.release.audit import AuditEvent, append_event, live_version_at, now_utc, read_events
+from mlcicd.release.signing import ENV_SIGNING_KEY
 from tests.helpers.registry import register_by_hand
+from tests.helpers.session import REPO_ROOT
+
+pytestmark = pytest.mark.usefixtures("release_store_url")
 
 
 @pytest.fixture
@@ -39,7 +50,8 @@ def name() -> str:
 
 
 def _events(name: str, version: str) -> list[AuditEvent]:
-    return [e for e in read_events(name) if e.version == version]
+    """The version's decision events (register_by_hand also records its staging verdict)."""
+    return [e for e in read_events(name) if e.version == version and e.event in DECISIONS]
 
 
 def test_an_approval_is_recorded_on_the_version_and_in_the_audit_log(client, name) -> None:
@@ -129,7 +141,11 @@ def test_promotion_needs_a_valid_approval(client, name) -> None:
         require_approved(client, name, version)
     decide(client, name, version, "approved", "alice", "looks good", report.sha256())
     require_approved(client, name, version)
-    client.set_model_version_tag(name, version, "approval_report_sha256", "0" * 64)
+    # the report itself replaced after the approval (new numbers, sha256 tag updated to match)
+    changed = report.model_copy(update={"threshold": report.threshold + 0.01})
+    run_id = client.get_model_version(name, version).run_id
+    client.log_text(run_id, changed.model_dump_json(indent=2), "evaluation/report.json")
+    client.set_model_version_tag(name, version, "evaluation_report_sha256", changed.sha256())
     with pytest.raises(NotApproved, match="changed after it was approved"):
         require_approved(client, name, version)
 
@@ -177,6 +193,108 @@ def test_reviewers_deciding_at_once_produce_exactly_one_decision(
     assert setup.get_model_version(name, version).tags["approval_reviewer"] == won[0]
 
 
+def test_two_processes_deciding_at_once_produce_exactly_one_decision(
+    tracking_uri, zenml_client
+) -> None:
+    setup = MlflowClient(tracking_uri=tracking_uri)
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    version, report = register_by_hand(setup, name)
+    start = f"{time.time() + 8:.3f}"  # both processes have imported MLflow by then
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.helpers.release_store_worker",
+                "decide",
+                tracking_uri,
+                name,
+                version,
+                report.sha256(),
+                reviewer,
+                start,
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for reviewer in ("alice", "bob")
+    ]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert sorted(out.strip() for out, _ in outputs) == ["lost", "won"]
+    winner = ["alice", "bob"][[out.strip() for out, _ in outputs].index("won")]
+    [event] = _events(name, version)
+    assert event.actor == winner == recorded_decision(name, version).reviewer  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("staging", "message"),
+    [
+        ("staging_failed", "its staging smoke test failed at .*3 label mismatches"),
+        ("", "it has not been smoke-tested in staging"),
+    ],
+)
+def test_a_version_without_a_passed_staging_smoke_test_cannot_be_approved(
+    client, name, staging, message
+) -> None:
+    version, report = register_by_hand(client, name, staging=staging)
+    assert pending_candidates(client, name) == []
+    with pytest.raises(NotStaged, match=f"version {version} cannot be approved: {message}"):
+        decide(client, name, version, "approved", "alice", "ship it", report.sha256())
+    assert recorded_decision(name, version) is None
+    assert "approval_decision" not in client.get_model_version(name, version).tags
+    decide(client, name, version, "rejected", "alice", "staging failed", report.sha256())
+
+
+def test_a_staging_failure_after_approval_blocks_the_promotion(client, name) -> None:
+    version, report = register_by_hand(client, name)
+    decide(client, name, version, "approved", "alice", "looks good", report.sha256())
+    append_event(
+        AuditEvent("staging_failed", name, version, "training pipeline", now_utc(),
+                   report_sha256=report.sha256(), detail="SmokeTestFailed: 500 on /predict")
+    )  # fmt: skip
+    with pytest.raises(NotApproved, match="cannot be promoted: its staging smoke test failed"):
+        require_approved(client, name, version)
+
+
+def test_an_approval_tag_written_by_hand_does_not_approve(client, name) -> None:
+    version, report = register_by_hand(client, name)
+    for key, value in {
+        "approval_decision": "approved", "approval_reviewer": "mallory",
+        "approval_time": now_utc(), "approval_reason": "trust me",
+        "approval_report_sha256": report.sha256(),
+    }.items():  # fmt: skip
+        client.set_model_version_tag(name, version, key, value)
+    with pytest.raises(NotApproved, match="has not been approved .its approval_. tags were not"):
+        require_approved(client, name, version)
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [("approval_reviewer", "mallory"), ("approval_report_sha256", "0" * 64),
+     ("approval_signature", "v1:" + "0" * 64)],
+)  # fmt: skip
+def test_an_approval_tag_edited_by_hand_is_detected_and_refused(client, name, tag, value) -> None:
+    version, report = register_by_hand(client, name)
+    decide(client, name, version, "approved", "alice", "looks good", report.sha256())
+    assert client.get_model_version(name, version).tags["approval_signature"].startswith("v1:")
+    client.set_model_version_tag(name, version, tag, value)
+    with pytest.raises(ForgedApproval, match="written or changed by hand .recorded: approved by"):
+        require_approved(client, name, version)
+
+
+def test_tags_signed_with_another_key_are_refused(client, name, monkeypatch) -> None:
+    version, report = register_by_hand(client, name)
+    monkeypatch.setenv(ENV_SIGNING_KEY, "k" * 40)  # e.g. a registry copied from another team
+    decide(client, name, version, "approved", "alice", "looks good", report.sha256())
+    require_approved(client, name, version)
+    monkeypatch.setenv(ENV_SIGNING_KEY, "z" * 40)
+    with pytest.raises(ForgedApproval):
+        require_approved(client, name, version)
+
+
 def test_live_version_at_answers_from_promotions_and_rollbacks() -> None:
     def event(kind: str, version: str, at: str) -> AuditEvent:
         return AuditEvent(kind, "m", version, "ops", at, environment="production")
@@ -194,13 +312,3 @@ def test_live_version_at_answers_from_promotions_and_rollbacks() -> None:
     assert live_version_at(events, at("02T12:00:00")) == "1"
     assert live_version_at(events, at("03T12:00:00")) == "3"
     assert live_version_at(events, at("05T00:00:00")) == "1"
-
-
-def test_the_audit_log_is_append_only_and_survives_a_cut_line(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("ML_CICD_HOME", str(tmp_path))
-    audit.append_event(AuditEvent("approved", "m", "1", "a", "2026-01-01T00:00:00+00:00"))
-    with audit.audit_log_path().open("a") as handle:
-        handle.write('{"event": "promoted", "model_na')  # a crash mid-write
-    audit.append_event(AuditEvent("rejected", "m", "2", "b", "2026-01-01T00:00:01+00:00"))
-    assert [e.event for e in read_events("m")] == ["approved", "rejected"]
-    assert audit.audit_log_path() == tmp_path.resolve() / "audit" / "events.jsonl"

@@ -10,7 +10,8 @@ from mlflow import MlflowClient
 
 from mlcicd.cli import main as run
 from mlcicd.cli.common import EXIT_USAGE
-from mlcicd.release.approvals import Decision
+from mlcicd.registry.versions import get_version
+from mlcicd.release.approvals import DECISIONS, Decision, recorded_decision
 from mlcicd.release.audit import read_events
 from mlcicd.release.reviewers import ENV_REVIEWERS_FILE, add_reviewer
 from tests.helpers.registry import register_by_hand
@@ -44,11 +45,12 @@ def _decide(monkeypatch, config: str, verb: str, version: str, password: str = P
 
 
 def _decision(client: MlflowClient, name: str, version: str) -> Decision | None:
-    from mlcicd.registry.versions import get_version
+    assert get_version(client, name, version) is not None
+    return recorded_decision(name, version)
 
-    info = get_version(client, name, version)
-    assert info is not None
-    return Decision.from_version(info)
+
+def _decisions(name: str) -> list[str]:
+    return [e.event for e in read_events(name) if e.event in DECISIONS]
 
 
 def test_approve_records_the_decision_once_and_names_the_next_command(
@@ -62,12 +64,12 @@ def test_approve_records_the_decision_once_and_names_the_next_command(
     decision = _decision(client, name, version)
     assert decision is not None and decision.decision == "approved"
     assert decision.reviewer == "carol" and decision.report_sha256 == report.sha256()
-    assert [e.event for e in read_events(name)] == ["approved"]
+    assert _decisions(name) == ["approved"]
 
     # exactly once: a second decision on the same version is refused, nothing more recorded
     assert _decide(monkeypatch, config, "reject", version) == run.EXIT_ERROR
     assert f"version {version} was already approved by carol" in capsys.readouterr().err
-    assert [e.event for e in read_events(name)] == ["approved"]
+    assert _decisions(name) == ["approved"]
 
 
 def test_reject_records_a_rejection(client, name, config, monkeypatch, capsys) -> None:
@@ -76,7 +78,7 @@ def test_reject_records_a_rejection(client, name, config, monkeypatch, capsys) -
     assert f"REJECTED: {name} version {version} by carol" in capsys.readouterr().out
     decision = _decision(client, name, version)
     assert decision is not None and decision.decision == "rejected"
-    assert [e.event for e in read_events(name)] == ["rejected"]
+    assert _decisions(name) == ["rejected"]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,7 @@ def test_a_wrong_password_or_a_stale_report_records_nothing(
     assert _decide(monkeypatch, config, "approve", version, password, *extra) == run.EXIT_ERROR
     assert message in capsys.readouterr().err
     assert _decision(client, name, version) is None
-    assert read_events(name) == []
+    assert _decisions(name) == []
 
 
 def test_a_version_whose_gates_failed_cannot_be_approved_from_the_cli(
@@ -102,6 +104,17 @@ def test_a_version_whose_gates_failed_cannot_be_approved_from_the_cli(
     version, _ = register_by_hand(client, name, "evaluation_report_rejected.json")
     assert _decide(monkeypatch, config, "approve", version) == run.EXIT_ERROR
     assert f"version {version} cannot be approved: its gates failed" in capsys.readouterr().err
+    assert _decision(client, name, version) is None
+
+
+def test_a_version_whose_staging_smoke_test_failed_cannot_be_approved_from_the_cli(
+    client, name, config, monkeypatch, capsys
+) -> None:
+    version, _ = register_by_hand(client, name, staging="staging_failed")
+    assert _decide(monkeypatch, config, "approve", version) == run.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"version {version} cannot be approved: its staging smoke test failed at" in err
+    assert "3 label mismatches" in err
     assert _decision(client, name, version) is None
 
 
