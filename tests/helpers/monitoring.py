@@ -24,6 +24,7 @@ from mlcicd.monitoring.actions import decide_actions
 from mlcicd.monitoring.history import log_report
 from mlcicd.monitoring.monitor import MonitoringContext, build_monitoring_report
 from mlcicd.reporting.monitoring import MonitoringReport
+from tests.helpers.registry import session_experiment
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 ROWS_PER_WINDOW = 600  # above monitoring.thresholds.min_rows (500): drift is judged
@@ -123,7 +124,7 @@ def empty_report(model_name: str, folder: Path, environment: str = "staging") ->
 def store_report(tracking_uri: str, report: MonitoringReport) -> str:
     """Log it into a new run of the session's MLflow store, as the pipeline's step does."""
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("monitoring_pipeline")
-    with mlflow.start_run() as run:
+    experiment = session_experiment(mlflow.MlflowClient(tracking_uri), "monitoring_pipeline")
+    with mlflow.start_run(experiment_id=experiment) as run:
         log_report(report)
     return str(run.info.run_id)

@@ -10,8 +10,18 @@ from mlflow import MlflowClient
 from mlcicd.registry.versions import move_alias
 from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.reporting.model import EvaluationReport
+from tests.helpers.session import SESSION_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def session_experiment(client: MlflowClient, name: str) -> str:
+    """An experiment whose artifacts stay in the session folder (MLflow's default is ./mlruns)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = (SESSION_DIR / "mlflow-artifacts" / name).as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def register_by_hand(
@@ -28,7 +38,7 @@ def register_by_hand(
     """
     report = EvaluationReport.model_validate_json((FIXTURES / fixture).read_text())
     mlflow.set_tracking_uri(client.tracking_uri)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=session_experiment(client, "registered-by-hand")) as run:
         mlflow.log_text(report.model_dump_json(indent=2), "evaluation/report.json")
     try:
         client.get_registered_model(name)
