@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK, open_session
 from mlcicd.cli.output import complain, say
+
+if TYPE_CHECKING:
+    from mlcicd.config import RunConfig
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -18,38 +22,81 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         decide = sub.add_parser(verb, help=text)
         decide.add_argument("--version", required=True, help="registered version number")
         decide.add_argument("--reason", required=True, help="why (recorded with the decision)")
-        decide.add_argument("--reviewer", required=True, help="reviewer id (run.py reviewers add)")
-        decide.add_argument(
-            "--password-stdin",
-            action="store_true",
-            help="read the reviewer's password from stdin (else it is prompted for)",
-        )
+        _add_sign_in(decide, required=True)
         decide.add_argument(
             "--report-sha256",
             default=None,
             help="sha256 of the report you reviewed (run.py report N --format json shows the "
             "report; default: the stored report as it is now)",
         )
-    actor = {"default": None, "help": "who starts it (default: $ML_CICD_ACTOR or your login)"}
     promote = sub.add_parser(
         "promote", help="deploy an approved version to production, smoke-test it, move 'champion'"
     )
     promote.add_argument("--version", required=True, help="registered version number")
-    promote.add_argument("--actor", **actor)
+    _add_sign_in(promote, required=False)
     rollback = sub.add_parser(
         "rollback", help="serve an earlier approved version in production again"
     )
     rollback.add_argument("--to-version", required=True, help="registered version number")
-    rollback.add_argument("--reason", required=True, help="why (recorded in the audit log)")
-    rollback.add_argument("--actor", **actor)
-    sub.add_parser("history", help="decisions, promotions and rollbacks from the audit log")
+    rollback.add_argument("--reason", required=True, help="why (recorded in the release store)")
+    _add_sign_in(rollback, required=False)
+    sub.add_parser("history", help="decisions, promotions and rollbacks from the release store")
 
 
-def _actor(value: str | None) -> str:
+def _add_sign_in(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """Who acts: a reviewer and password (or, for promote/rollback, the console's token)."""
+    token = "" if required else "; not needed when $ML_CICD_RELEASE_TOKEN holds a console token"
+    parser.add_argument(
+        "--reviewer", required=required, help=f"reviewer id (run.py reviewers add){token}"
+    )
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the reviewer's password from stdin (else it is prompted for)",
+    )
+
+
+def signed_in_identity(
+    args: argparse.Namespace, config: RunConfig, action: str, version: str
+) -> str | None:
+    """The authenticated identity that acts, or None after saying why nobody is signed in.
+
+    A state-changing command acts as a reviewer: signed in with --reviewer and password, or,
+    for a release the console started, through the console's short-lived release token.
+    """
     import getpass
     import os
 
-    return value or os.environ.get("ML_CICD_ACTOR") or getpass.getuser()
+    from mlcicd.release.reviewers import AuthError, check_credentials, reviewers_file
+    from mlcicd.release.signing import ENV_RELEASE_TOKEN, TokenError, verify_release_token
+
+    token = os.environ.get(ENV_RELEASE_TOKEN, "")
+    if token and not args.reviewer:
+        try:
+            return verify_release_token(token, action, version)
+        except TokenError as exc:
+            complain(f"ERROR: {exc}; nothing was changed")
+            return None
+    if not args.reviewer:
+        complain(
+            f"ERROR: {action} changes what serves in production, so it needs a signed-in "
+            "reviewer: add --reviewer ID (the password is prompted for, or read with "
+            "--password-stdin), or start it from the review console"
+        )
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for reviewer '{args.reviewer}': ")
+    try:
+        reviewer = check_credentials(reviewers_file(config), args.reviewer, password)
+    except AuthError as exc:
+        complain(f"ERROR: {exc}")
+        return None
+    if reviewer is None:
+        complain("ERROR: unknown reviewer or wrong password; nothing was changed")
+        return None
+    return reviewer.identity
 
 
 def release(args: argparse.Namespace) -> int:
@@ -61,13 +108,16 @@ def release(args: argparse.Namespace) -> int:
     config = session.config
     rollback = args.command == "rollback"
     version = args.to_version if rollback else args.version
-    say(f"[production] {args.command} {config.model_name} version {version}")
+    actor = signed_in_identity(args, config, args.command, version)
+    if actor is None:
+        return EXIT_ERROR
+    say(f"[production] {args.command} {config.model_name} version {version} by {actor}")
     try:
         result = run_release(
             config,
             session.stack,
             version,
-            _actor(args.actor),
+            actor,
             action="rollback" if rollback else "promote",
             reason=args.reason if rollback else "",
         )
@@ -89,33 +139,21 @@ def release(args: argparse.Namespace) -> int:
 
 def decision(args: argparse.Namespace) -> int:
     """Record an approval or rejection with the console's checks, signed in as a reviewer."""
-    import getpass
-
     from mlflow import MlflowClient
 
     from mlcicd.release.approvals import current_report, decide, require_version
-    from mlcicd.release.reviewers import AuthError, check_credentials, reviewers_file
     from mlcicd.stack.active import active_tracking_uri
 
     session = open_session(args, activate=True)
     name = session.config.model_name
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"password for reviewer '{args.reviewer}': ")
-    try:
-        reviewer = check_credentials(reviewers_file(session.config), args.reviewer, password)
-    except AuthError as exc:
-        complain(f"ERROR: {exc}")
-        return EXIT_ERROR
-    if reviewer is None:
-        complain("ERROR: unknown reviewer or wrong password; nothing was recorded")
+    identity = signed_in_identity(args, session.config, args.command, args.version)
+    if identity is None:
         return EXIT_ERROR
     client = MlflowClient(tracking_uri=active_tracking_uri())
     info = require_version(client, name, args.version)
     seen = args.report_sha256 or current_report(client, name, info.version).sha256()
     kind = "approved" if args.command == "approve" else "rejected"
-    record = decide(client, name, info.version, kind, reviewer.identity, args.reason, seen)
+    record = decide(client, name, info.version, kind, identity, args.reason, seen)
     say(
         f"{record.decision.upper()}: {name} version {record.version} by {record.reviewer} at "
         f"{record.decided_at} (report sha256 {record.report_sha256[:12]})"

@@ -17,8 +17,11 @@ class StagingConfig(StrictModel):
 
 
 class ProductionConfig(StrictModel):
-    """Smoke test of an approved version on the production endpoint before `champion` moves."""
+    """Gates and smoke test of an approved version at promotion, before `champion` moves."""
 
+    # The config (name in configs/ or a path) whose `gates` judge a promotion again, against the
+    # champion of that moment; empty: this config's own gates.
+    gates_config: str = ""
     smoke_requests: int = Field(20, ge=1)
     smoke_p95_ms: float = Field(250.0, gt=0.0)
     probability_tolerance: float = Field(1e-6, ge=0.0)

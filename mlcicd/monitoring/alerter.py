@@ -1,9 +1,10 @@
 """The stacks' ZenML alerters, and how the monitor posts its alerts through them.
 
 Monitoring posts every alert through ZenML's alerter abstraction (`stack.alerter.post`), so a
-stack swaps the channel without code changes: the `audit-log` flavor locally (the console shows
-the audit log), ZenML's Slack alerter on gpu-k8s. Both are registered by run.py's stack loader;
-by hand, `zenml alerter flavor register mlcicd.monitoring.alerter.AuditLogAlerterFlavor` (and
+stack swaps the channel without code changes: the `audit-log` flavor locally (alerts recorded in
+the release store, shown by the console), ZenML's Slack alerter on gpu-k8s. Both are registered
+by run.py's stack loader; by hand,
+`zenml alerter flavor register mlcicd.monitoring.alerter.AuditLogAlerterFlavor` (and
 `...SlackAlertsFlavor`).
 """
 
@@ -54,11 +55,11 @@ class MonitoringAlertParameters(BaseAlerterStepParameters):
 
 
 class AuditLogAlerterConfig(BaseAlerterConfig):
-    """Nothing to configure: the audit log lives under ML_CICD_HOME."""
+    """Nothing to configure: alerts go to the release store (mlcicd.release.store)."""
 
 
 class AuditLogAlerter(BaseAlerter):
-    """Appends each alert to the release audit log as a `monitoring_alert` event."""
+    """Records each alert in the release store as a `monitoring_alert` event."""
 
     def post(self, message: str, params: BaseAlerterStepParameters | None = None) -> bool:
         """Record the alert; True once it is on disk."""

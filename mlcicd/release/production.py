@@ -1,7 +1,8 @@
-"""Promote or roll back: serve an approved version in production and record it in the audit log.
+"""Promote or roll back: serve an approved version in production and record it in the store.
 
 A rollback is the same path to an earlier approved version, with a reason and its own event
-names. The approval is re-checked right before the deployment, and `champion` moves last.
+names. The approval is re-checked right before the deployment; a promotion is also judged again
+by the production gates against the champion of that moment; `champion` moves last.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Literal
 
 from mlcicd.config import RunConfig, load_schema
 from mlcicd.registry.versions import move_alias, version_by_alias
-from mlcicd.release.approvals import clean_reason, require_approved
+from mlcicd.release.approvals import clean_reason, current_report, require_approved
 from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.release.deploy import RollOut, serve_verified_version
+from mlcicd.release.promotion_gates import rejudge
 from mlcicd.release.review import SHADOW_ARTIFACT
 from mlcicd.release.rollout.engine import recover_interrupted, run_rollout
 from mlcicd.release.smoke_test import SmokeResult, say_nothing
@@ -83,8 +85,13 @@ def deploy_version_to_production(
         )
     )
     results = results if results is not None else []
-    say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
     try:
+        if action == "promote" and previous != decision.version:
+            say(f"judging version {version} with the promotion gates against today's champion")
+            stored = current_report(client, name, decision.version)
+            report = rejudge(client, config, decision.version, model, golden, stored)
+            say(f"promotion gates passed ({len(report.gates)} gates)")
+        say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
         deployment = serve_verified_version(
             client, backend, config, "production", model, rows, version, results, say=say,
             roll_out=_rollout_for(client, config, traffic, serving, action, say),

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlcicd.paths import REPO_ROOT, ml_cicd_home
+from mlcicd.release.signing import ENV_RELEASE_TOKEN, issue_release_token
 from mlcicd.serving.local.processes import process_start_ticks
 
 EXIT_STATES = {0: "succeeded", 3: "rejected by the smoke test"}
@@ -81,9 +82,11 @@ def start_release(
     if stack:
         command += ["--stack", stack]
     if action == "promote":
-        command += ["promote", "--version", version, "--actor", actor]
+        command += ["promote", "--version", version]
     else:
-        command += ["rollback", "--to-version", version, "--reason", reason, "--actor", actor]
+        command += ["rollback", "--to-version", version, "--reason", reason]
+    # the job acts as the signed-in reviewer: a token for this one action, never on a command line
+    token = issue_release_token(actor, action, version)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     job = Job(job_id, action, version, actor, started, command)
     (folder / "job.json").write_text(json.dumps(asdict(job), indent=2), encoding="utf-8")
@@ -95,7 +98,7 @@ def start_release(
     process = subprocess.Popen(
         ["/bin/sh", "-c", script, str(folder), *command],
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", ENV_RELEASE_TOKEN: token},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -208,6 +208,10 @@ def test_two_reviewers_approving_at_once_give_one_decision_and_one_rollout(clien
         status = job_status(job)
     assert status is not None
     assert status.state == "failed", status.output
+    whole = job_status(job, tail_lines=100_000)
+    assert whole is not None and f"promote {APPTEST_MODEL} version {version} by alice" in (
+        whole.output
+    )  # the console's token signed the job in as alice
     assert "ERROR" in status.output and "Traceback" not in status.output.split("ERROR")[-1]
     assert "champion" not in (client.get_registered_model(APPTEST_MODEL).aliases or {})
 
@@ -260,15 +264,19 @@ def test_rollback_needs_a_reviewer_a_reason_and_a_confirmation(client) -> None:
     assert not at.exception, at.exception
     [job] = [j for j in list_jobs(limit=500) if j.job.id not in before]
     assert (job.job.action, job.job.version, job.job.actor) == ("rollback", version, "alice")
-    assert job.job.command[-6:] == [
-        "--to-version", version, "--reason", "error rate alarm", "--actor", "alice",
-    ]  # fmt: skip
+    assert job.job.command[-5:] == ["rollback", "--to-version", version, "--reason",
+                                    "error rate alarm"]  # fmt: skip
+    assert "ML_CICD_RELEASE_TOKEN" not in " ".join(job.job.command)  # in its environment only
     deadline = time.monotonic() + 300
     status = job_status(job.job.id)
     while status is not None and not status.finished and time.monotonic() < deadline:
         time.sleep(1)
         status = job_status(job.job.id)
     assert status is not None and status.state == "failed"  # no loadable model was registered
+    whole = job_status(job.job.id, tail_lines=100_000)
+    assert whole is not None and f"rollback {APPTEST_MODEL} version {version} by alice" in (
+        whole.output
+    )  # the console's token signed the job in as alice
     assert "champion" not in (client.get_registered_model(APPTEST_MODEL).aliases or {})
 
 

@@ -23,6 +23,7 @@ from mlcicd.release.approvals import decide
 from mlcicd.release.audit import read_events
 from mlcicd.release.smoke_test import row_payload
 from mlcicd.runner.reports import load_report
+from tests.helpers.reviewers import as_reviewer, write_reviewers
 
 ROWS_PER_REQUEST = 25
 
@@ -40,7 +41,7 @@ def _send(url: str, frame: pd.DataFrame, features: list[str]) -> list[str]:
 
 def test_monitor_flags_shifted_traffic_alerts_and_rolls_back_and_retrains(
     zenml_client, tracking_uri, write_config, adult_sample_files, adult_frames, capsys,
-    serving_ports, tmp_path: Path,
+    serving_ports, tmp_path: Path, monkeypatch,
 ) -> None:  # fmt: skip
     name = "monitoring-loop"
     train, golden = adult_frames
@@ -57,11 +58,13 @@ def test_monitor_flags_shifted_traffic_alerts_and_rolls_back_and_retrains(
     }
     config = str(write_config(overrides))
     client = MlflowClient(tracking_uri=tracking_uri)
+    write_reviewers(tmp_path, monkeypatch, "alice")
     for version in ("1", "2"):
         assert run.main(["--config", config]) == run.EXIT_OK
         report = load_report(version, name)
         decide(client, name, version, "approved", "alice", "fine", report.sha256())
-        assert run.main(["--config", config, "promote", "--version", version]) == run.EXIT_OK
+        promote = ["--config", config, "promote", "--version", version]
+        assert as_reviewer(monkeypatch, "alice", promote) == run.EXIT_OK
     capsys.readouterr()
     assert load_report("2", name).drift is not None
     assert load_report("2", name).drift.reference_version == "1"  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from mlcicd.release.approvals import decide
 from mlcicd.release.audit import live_version_at, read_events
 from mlcicd.release.smoke_test import row_payload
 from mlcicd.runner.reports import load_report
+from tests.helpers.reviewers import as_reviewer, write_reviewers
 
 
 def _served_version(url: str, payload: dict) -> str:
@@ -23,8 +24,13 @@ def _served_version(url: str, payload: dict) -> str:
 
 def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     zenml_client, tracking_uri, write_config, adult_sample_files, adult_frames, capsys,
-    serving_ports,
+    serving_ports, tmp_path, monkeypatch,
 ) -> None:  # fmt: skip
+    write_reviewers(tmp_path, monkeypatch, "ci-bot", "oncall")
+
+    def release(*argv: str, reviewer: str = "ci-bot") -> int:
+        return as_reviewer(monkeypatch, reviewer, list(argv))
+
     name = "promotion-flow"
     overrides = adult_sample_files(rows=2500)
     overrides["model_name"] = name
@@ -34,15 +40,19 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     capsys.readouterr()
 
     # unknown and unapproved versions are refused before anything is deployed
-    assert run.main(["--config", config, "promote", "--version", "7"]) == run.EXIT_ERROR
-    assert f"model '{name}' has no version '7'" in capsys.readouterr().err
     assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_ERROR
+    assert "promote changes what serves in production, so it needs a signed-in reviewer" in (
+        capsys.readouterr().err
+    )
+    assert release("--config", config, "promote", "--version", "7") == run.EXIT_ERROR
+    assert f"model '{name}' has no version '7'" in capsys.readouterr().err
+    assert release("--config", config, "promote", "--version", "1") == run.EXIT_ERROR
     assert "version 1 of 'promotion-flow' has not been approved" in capsys.readouterr().err
     assert [e.event for e in read_events(name)] == ["staging_passed"]  # by the training run
 
     report = load_report("1", name)
     decide(client, name, "1", "approved", "alice", "beats the bar", report.sha256())
-    code = run.main(["--config", config, "promote", "--version", "1", "--actor", "ci-bot"])
+    code = release("--config", config, "promote", "--version", "1")
     out = capsys.readouterr().out
     assert code == run.EXIT_OK, out
     url = f"http://127.0.0.1:{serving_ports['production']}/api/v1.0/predictions"
@@ -76,17 +86,37 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert code == run.EXIT_OK and "status 200: " in out and "served by v1: " in out
 
     # a second promote of the live champion changes nothing
-    assert run.main(["--config", config, "promote", "--version", "1"]) == run.EXIT_OK
+    assert release("--config", config, "promote", "--version", "1") == run.EXIT_OK
     assert "already champion and serving in production; nothing to do" in capsys.readouterr().out
 
     # version 2: approved, but the production smoke test rejects it -> exit 3, v1 keeps serving
     assert run.main(["--config", config]) == run.EXIT_OK
     capsys.readouterr()
     decide(client, name, "2", "approved", "bob", "also fine", load_report("2", name).sha256())
+    # judged again at promotion with another config's (stricter) gates, against champion v1
+    strict_gates = str(write_config(
+        dict(overrides, gates={"thresholds": {"minimums": {"roc_auc": 0.999}}}), name="gates.yaml"
+    ))  # fmt: skip
+    judged = dict(overrides, deployment={"local_ports": serving_ports,
+                                         "production": {"gates_config": strict_gates}})  # fmt: skip
+    code = release("--config", str(write_config(judged, name="judged.yaml")), "promote",
+                   "--version", "2")  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == run.EXIT_GATE_REJECTED, err
+    assert "REJECTED by gate(s): promotion: thresholds; production keeps serving" in err
+    assert (
+        f"version 2 fails the promotion gates ({strict_gates}) against the champion of now (1)"
+        in err
+    )
+    assert "roc_auc" in err and "0.999" in err
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+    assert _served_version(url, payload) == "1"
+    failed = read_events(name)[-1]
+    assert failed.event == "promotion_failed" and "PromotionGatesFailed" in failed.detail
     strict = dict(overrides, deployment={"local_ports": serving_ports,
                                          "production": {"smoke_p95_ms": 0.001}})  # fmt: skip
     strict_config = str(write_config(strict, name="strict.yaml"))
-    code = run.main(["--config", strict_config, "promote", "--version", "2"])
+    code = release("--config", strict_config, "promote", "--version", "2")
     err = capsys.readouterr().err
     assert code == run.EXIT_GATE_REJECTED, err
     assert "REJECTED by gate(s): production_smoke_test; production keeps serving" in err
@@ -96,11 +126,11 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert read_events(name)[-1].event == "promotion_failed"
 
     # promoted for real, then rolled back to 1 with a reason; the history answers "live at T"
-    assert run.main(["--config", config, "promote", "--version", "2"]) == run.EXIT_OK
+    assert release("--config", config, "promote", "--version", "2") == run.EXIT_OK
     assert _served_version(url, payload) == "2"
     before_rollback = datetime.now(UTC)
-    assert run.main(["--config", config, "rollback", "--to-version", "1", "--reason",
-                     "drift alarm", "--actor", "oncall"]) == run.EXIT_OK  # fmt: skip
+    assert release("--config", config, "rollback", "--to-version", "1", "--reason",
+                   "drift alarm", reviewer="oncall") == run.EXIT_OK  # fmt: skip
     assert "ROLLED BACK: promotion-flow version 1 serves in production" in capsys.readouterr().out
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     assert _served_version(url, payload) == "1"
@@ -112,8 +142,9 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     assert run.main(["--config", config, "history"]) == run.EXIT_OK
     history = capsys.readouterr().out
     assert "rolled_back        v1 (from v2) by oncall: drift alarm" in history
-    [failed] = [line for line in history.splitlines() if " promotion_failed " in line]
-    assert "production smoke test of promotion-flow version 2 failed" in failed
+    gates, smoke = [line for line in history.splitlines() if " promotion_failed " in line]
+    assert "PromotionGatesFailed: version 2 fails the promotion gates" in gates
+    assert "production smoke test of promotion-flow version 2 failed" in smoke
 
     # blue/green: v2 again beside v1, all traffic switched, v1 kept warm; the rollback to v1 is
     # then one weight change (no new server), and v2 stays warm in its turn
@@ -121,7 +152,7 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
         "strategy": "blue_green", "blue_green": {"observe_seconds": 0, "keep_previous_seconds": 600},
     })  # fmt: skip
     bg_config = str(write_config(blue_green, name="blue-green.yaml"))
-    assert run.main(["--config", bg_config, "promote", "--version", "2"]) == run.EXIT_OK
+    assert release("--config", bg_config, "promote", "--version", "2") == run.EXIT_OK
     assert "switched 100 % to v2; v1 stays warm" in capsys.readouterr().out
     assert _served_version(url, payload) == "2"
 
@@ -132,8 +163,8 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
 
     before = production_roles()
     assert {v: r[:2] for v, r in before.items()} == {"2": ("stable", 100), "1": ("previous", 0)}
-    assert run.main(["--config", bg_config, "rollback", "--to-version", "1", "--reason",
-                     "switch back", "--actor", "oncall"]) == run.EXIT_OK  # fmt: skip
+    assert release("--config", bg_config, "rollback", "--to-version", "1", "--reason",
+                   "switch back", reviewer="oncall") == run.EXIT_OK  # fmt: skip
     assert "switched all traffic back to the warm v1" in capsys.readouterr().out
     assert _served_version(url, payload) == "1"
     after = production_roles()

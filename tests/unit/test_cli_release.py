@@ -14,6 +14,7 @@ from mlcicd.registry.versions import get_version
 from mlcicd.release.approvals import DECISIONS, Decision, recorded_decision
 from mlcicd.release.audit import read_events
 from mlcicd.release.reviewers import ENV_REVIEWERS_FILE, add_reviewer
+from mlcicd.release.signing import ENV_RELEASE_TOKEN, issue_release_token
 from tests.helpers.registry import register_by_hand
 
 PASSWORD = "a long enough password"
@@ -84,7 +85,7 @@ def test_reject_records_a_rejection(client, name, config, monkeypatch, capsys) -
 @pytest.mark.parametrize(
     ("password", "extra", "message"),
     [
-        ("wrong password!!", (), "unknown reviewer or wrong password; nothing was recorded"),
+        ("wrong password!!", (), "unknown reviewer or wrong password; nothing was changed"),
         (PASSWORD, ("--report-sha256", "0" * 64), "changed since it was shown"),
     ],
 )
@@ -129,3 +130,37 @@ def test_traffic_bounds_are_usage_errors(capsys) -> None:
         run.main(["traffic", "production", "--duration", "0"])
     assert exit_info.value.code == EXIT_USAGE
     assert "argument --duration: must be above 0 and at most 3600, got 0" in capsys.readouterr().err
+
+
+def test_promote_and_rollback_need_a_signed_in_reviewer(
+    client, name, config, monkeypatch, capsys
+) -> None:
+    version, _ = register_by_hand(client, name)
+    promote = ["--config", config, "promote", "--version", version]
+    assert run.main(promote) == run.EXIT_ERROR
+    assert "promote changes what serves in production, so it needs a signed-in reviewer" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):  # the free-text --actor is gone
+        run.main([*promote, "--actor", "anyone"])
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong password!!\n"))
+    assert run.main([*promote, "--reviewer", "carol", "--password-stdin"]) == run.EXIT_ERROR
+    assert "unknown reviewer or wrong password; nothing was changed" in capsys.readouterr().err
+    assert read_events(name)[-1].event == "staging_passed"  # nothing was recorded
+
+
+def test_the_consoles_release_token_acts_as_its_reviewer_for_that_action_only(
+    client, name, config, monkeypatch, capsys
+) -> None:
+    version, _ = register_by_hand(client, name)
+    monkeypatch.setenv(ENV_RELEASE_TOKEN, issue_release_token("carol", "rollback", version))
+    promote = ["--config", config, "promote", "--version", version]
+    assert run.main(promote) == run.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"issued for rollback of version {version}, not for promote" in err
+    monkeypatch.setenv(ENV_RELEASE_TOKEN, issue_release_token("carol", "promote", version))
+    assert run.main(promote) == run.EXIT_ERROR  # signed in; refused for the next reason
+    captured = capsys.readouterr()
+    assert f"promote {name} version {version} by carol" in captured.out
+    assert f"version {version} of '{name}' has not been approved" in captured.err
