@@ -215,6 +215,10 @@ class KubernetesConfig(StrictModel):
     )
     image: KubernetesImageConfig = KubernetesImageConfig()
     serving: KubernetesServingConfig = KubernetesServingConfig()
+    # Secret in the pipeline namespace holding ML_CICD_RELEASE_STORE_URL (PostgreSQL) and
+    # ML_CICD_RELEASE_SIGNING_KEY; every step pod loads it (envFrom), so staging verdicts and
+    # promotions are recorded in the shared release store. Empty: the pods get none.
+    release_store_secret: str = "ml-cicd-release"  # noqa: S105 (a Secret's name)
 
     @model_validator(mode="after")
     def _valid_resources(self) -> KubernetesConfig:

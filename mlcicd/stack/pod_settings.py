@@ -72,6 +72,11 @@ def step_orchestrator_settings(config: RunConfig, gpu: bool) -> KubernetesOrches
             [t.model_dump(exclude_none=True) for t in kube.gpu.tolerations] if gpu else []
         ),
         labels={"ml-cicd/environment": config.environment, "ml-cicd/gpu": str(gpu).lower()},
+        env_from=(
+            [{"secretRef": {"name": kube.release_store_secret}}]
+            if kube.release_store_secret
+            else []
+        ),
     )
     return KubernetesOrchestratorSettings(pod_settings=pod)
 

@@ -199,6 +199,15 @@ def test_only_the_training_step_gets_a_gpu_and_exactly_the_configured_one(stagin
             assert "nodeSelector" not in pod and "tolerations" not in pod, manifest.step
 
 
+def test_every_step_pod_loads_the_release_store_secret(staging_dry_run):
+    """Staging verdicts (training) and promotions land in the shared store, not in the pod."""
+    steps = {m.step for m in staging_dry_run.steps}
+    assert {"deploy_to_staging", "deploy_to_production"} <= steps
+    for manifest in staging_dry_run.steps:
+        (container,) = manifest.pod_spec["containers"]
+        assert {"secretRef": {"name": "ml-cicd-release"}} in container["envFrom"], manifest.step
+
+
 def test_the_written_files_match_the_manifests(staging_dry_run):
     out = staging_dry_run.out_dir
     written = yaml.safe_load((out / "training_pipeline" / "steps" / "train_model.yaml").read_text())
