@@ -1,22 +1,97 @@
-"""Find and load the current champion, and compare predictions on canonical rows."""
+"""Find and load the current champion, and compare predictions on canonical rows.
+
+The champion is the `champion` version of this run's registry, or, when
+ML_CICD_CHAMPION_REGISTRY_URI names the team's MLflow server, of that registry: a pull request
+trained on a fresh CI runner (empty local registry) is then compared with what serves in
+production. Credentials come from MLflow's own variables (MLFLOW_TRACKING_USERNAME/_PASSWORD or
+MLFLOW_TRACKING_TOKEN); read access is enough.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+
 import mlflow.pyfunc
 import pandas as pd
+import requests
 from mlflow import MlflowClient
 
 from inference.packaged_model import PackagedClassifier
 from mlcicd.registry.versions import version_by_alias
 from mlcicd.reporting.model import GoldenRowPrediction
 
+ENV_CHAMPION_REGISTRY = "ML_CICD_CHAMPION_REGISTRY_URI"
+# set by the pull-request workflow: there, an unset registry means "compared with nothing"
+ENV_CHAMPION_REGISTRY_REQUIRED = "ML_CICD_CHAMPION_REGISTRY_REQUIRED"
+REACHABLE_TIMEOUT_SECONDS = 15
 
-def load_champion(client: MlflowClient, model_name: str) -> tuple[str, PackagedClassifier] | None:
-    """The version holding alias `champion` and its packaged model; None when there is none."""
+
+class ChampionRegistryUnreachable(Exception):
+    """The team's registry named by ML_CICD_CHAMPION_REGISTRY_URI did not answer."""
+
+
+def champion_registry() -> str:
+    """The team's registry URI when configured, else '' (this run's own registry)."""
+    return os.environ.get(ENV_CHAMPION_REGISTRY, "").strip().rstrip("/")
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast (MLflow itself retries for minutes) when an HTTP registry does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        answer = requests.get(f"{uri}/health", timeout=REACHABLE_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        raise ChampionRegistryUnreachable(
+            f"the team registry {uri} ({ENV_CHAMPION_REGISTRY}) cannot be reached: "
+            f"{type(exc).__name__}; the pull request was NOT compared with production's champion"
+        ) from None
+    if answer.status_code >= 400:
+        raise ChampionRegistryUnreachable(
+            f"the team registry {uri} ({ENV_CHAMPION_REGISTRY}) answered {answer.status_code} "
+            "on /health; the pull request was NOT compared with production's champion"
+        )
+
+
+@contextlib.contextmanager
+def _registry(uri: str) -> Iterator[None]:
+    """MLflow resolves models:/ URIs through the global registry: point it at `uri` meanwhile."""
+    if not uri:
+        yield
+        return
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+
+
+def load_champion(
+    client: MlflowClient, model_name: str, registry: str = ""
+) -> tuple[str, PackagedClassifier] | None:
+    """The version holding alias `champion` and its packaged model; None when there is none.
+
+    With `registry` (the team's MLflow URI) the champion comes from there, not from `client`.
+    """
+    if not registry and os.environ.get(ENV_CHAMPION_REGISTRY_REQUIRED, "") == "true":
+        raise ChampionRegistryUnreachable(
+            f"{ENV_CHAMPION_REGISTRY} is not set, so the pull request was NOT compared with "
+            "production's champion (set the repository variable and the registry credentials; "
+            "README 'Pull requests meet the champion')"
+        )
+    if registry:
+        check_reachable(registry)
+        client = MlflowClient(tracking_uri=registry, registry_uri=registry)
     version = version_by_alias(client, model_name, "champion")
     if version is None:
         return None
-    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    with _registry(registry):
+        loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     python_model = loaded.unwrap_python_model()
     if not isinstance(python_model, PackagedClassifier):
         raise TypeError(

@@ -14,7 +14,12 @@ from mlflow import MlflowClient
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import RunConfig
 from mlcicd.data.loading import binary_target
-from mlcicd.evaluation.champion import load_champion, predict_golden_rows, read_golden_rows
+from mlcicd.evaluation.champion import (
+    champion_registry,
+    load_champion,
+    predict_golden_rows,
+    read_golden_rows,
+)
 from mlcicd.evaluation.gates import drift_gate, evaluate_gates
 from mlcicd.evaluation.latency import measure_latency
 from mlcicd.evaluation.scoring import fairness_tables, score_model
@@ -43,12 +48,16 @@ def build_report(
     champion_info: ChampionInfo | None = None
     champion_model: PackagedClassifier | None = None
     payload = golden_data[model.feature_names].head(LATENCY_PAYLOAD_ROWS)
+    registry = champion_registry()
     try:
-        found = load_champion(client, config.model_name)
+        found = load_champion(client, config.model_name, registry)
     except Exception as exc:  # a champion that cannot be loaded must block, not crash
         found = None
         champion_info = ChampionInfo(
-            version="unknown", scores=ModelScores(metrics={}), error=f"{type(exc).__name__}: {exc}"
+            version="unknown",
+            scores=ModelScores(metrics={}),
+            error=f"{type(exc).__name__}: {exc}",
+            registry=registry,
         )
     if found is not None:
         version, champion_model = found
@@ -62,14 +71,16 @@ def build_report(
                 else None
             )
             champion_info = ChampionInfo(
-                version=version, scores=champion_scores, latency=champion_latency
-            )
+                version=version, scores=champion_scores, latency=champion_latency,
+                registry=registry,
+            )  # fmt: skip
         except Exception as exc:
             champion_model = None
             champion_info = ChampionInfo(
                 version=version,
                 scores=ModelScores(metrics={}),
                 error=f"{type(exc).__name__}: {exc}",
+                registry=registry,
             )
     probability = model.predict_proba(golden_data)
     fairness = fairness_tables(

@@ -266,7 +266,10 @@ def metric_columns(report: EvaluationReport, escape: Escape) -> Columns:
 
 def champion_ref(report: EvaluationReport, escape: Escape, absent: str) -> str:
     """The champion as named in running text ("champion v3"), or `absent` without one."""
-    return f"champion v{escape(report.champion.version)}" if report.champion else absent
+    if report.champion is None:
+        return absent
+    where = f" of {escape(report.champion.registry)}" if report.champion.registry else ""
+    return f"champion v{escape(report.champion.version)}{where}"
 
 
 def headline_facts(report: EvaluationReport, code: Escape, escape: Escape) -> list[str]:

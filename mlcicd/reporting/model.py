@@ -128,6 +128,8 @@ class ChampionInfo(_Model):
     scores: ModelScores
     latency: LatencyResult | None = None
     error: str | None = None
+    # the team registry the champion came from (ML_CICD_CHAMPION_REGISTRY_URI); '' = this run's
+    registry: str = ""
 
 
 class EvaluationReport(_Model):
