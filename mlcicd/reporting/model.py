@@ -168,12 +168,15 @@ class EvaluationReport(_Model):
     def canonical_json(self) -> str:
         """Stable JSON form: sorted keys, no whitespace; what the sha256 is taken of.
 
-        A report without a drift finding hashes as before the field existed, so the recorded
-        sha256 of every earlier version still verifies.
+        A report without a drift finding, or whose champion came from the run's own registry,
+        hashes as before those fields existed, so the recorded sha256 of every earlier version
+        still verifies.
         """
         data = self.model_dump(mode="json")
         if data.get("drift") is None:
             data.pop("drift", None)
+        if isinstance(data.get("champion"), dict) and not data["champion"].get("registry"):
+            data["champion"].pop("registry", None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def sha256(self) -> str:

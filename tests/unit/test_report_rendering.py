@@ -109,6 +109,10 @@ def test_fields_added_later_keep_the_hash_of_earlier_reports(report) -> None:
     # the sha256 recorded on versions registered before `drift` existed must still verify
     assert report.drift is None
     assert report.sha256() == "1709ede5de4145f70b286deaaf4bd54eb9a0d78e6e5192585b341825aa7e48d1"
+    # a champion from the team's registry is part of what was judged, so part of the hash
+    assert report.champion is not None
+    team = report.champion.model_copy(update={"registry": "https://mlflow.example.com"})
+    assert report.model_copy(update={"champion": team}).sha256() != report.sha256()
 
 
 def test_fixtures_are_canonical_reports(report, rejected) -> None:
