@@ -277,10 +277,14 @@ def _already_decided(earlier: Decision) -> AlreadyDecided:
     )
 
 
-def require_approved(client: MlflowClient, model_name: str, version: str) -> Decision:
+def require_approved(
+    client: MlflowClient, model_name: str, version: str, *, staged: bool = True
+) -> Decision:
     """The version's approval in the release store, valid for its current report and staging.
 
     The registry's tags are not consulted: anyone who can write tags could write an approval.
+    `staged=False` (a rollback) skips the staging verdict: a version approved before the store
+    recorded staging verdicts can still be served again.
     """
     info = require_version(client, model_name, version)
     decision = recorded_decision(model_name, info.version)
@@ -306,7 +310,8 @@ def require_approved(client: MlflowClient, model_name: str, version: str) -> Dec
             "the approval no longer applies"
         )
     try:
-        require_staged(model_name, info.version, decision.report_sha256)
+        if staged:
+            require_staged(model_name, info.version, decision.report_sha256)
     except NotStaged as exc:
         raise NotApproved(str(exc).replace("cannot be approved", "cannot be promoted")) from None
     return decision

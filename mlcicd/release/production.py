@@ -52,7 +52,7 @@ def deploy_version_to_production(
     from mlcicd.data.loading import read_table
 
     name = config.model_name
-    decision = require_approved(client, name, version)
+    decision = require_approved(client, name, version, staged=action == "promote")
     previous = version_by_alias(client, name, "champion") or ""
     if action == "rollback":
         reason = clean_reason(reason)

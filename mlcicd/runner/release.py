@@ -33,7 +33,8 @@ def run_release(
         raise ApprovalError("a release needs the name of who starts it (--actor)")
     activate_stack(stack)
     client = MlflowClient(tracking_uri=active_tracking_uri())
-    require_approved(client, config.model_name, version)  # refuse before any ZenML work
+    # refuse before any ZenML work
+    require_approved(client, config.model_name, version, staged=action == "promote")
     arguments: dict[str, object] = {"config": config, "version": str(version), "actor": actor}
     if action == "rollback":
         pipeline, prefix = rollback_pipeline, "rollback"

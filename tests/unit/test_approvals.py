@@ -7,6 +7,7 @@ rule is checked without training a model. Every test runs on SQLite and on Postg
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -33,6 +34,8 @@ from mlcicd.release.approvals import (
 )
 from mlcicd.release.audit import AuditEvent, append_event, live_version_at, now_utc, read_events
 from mlcicd.release.signing import ENV_SIGNING_KEY
+from mlcicd.release.store import release_store
+from mlcicd.release.store_import import import_jsonl
 from tests.helpers.registry import register_by_hand
 from tests.helpers.session import REPO_ROOT
 
@@ -256,6 +259,24 @@ def test_a_staging_failure_after_approval_blocks_the_promotion(client, name) -> 
                    report_sha256=report.sha256(), detail="SmokeTestFailed: 500 on /predict")
     )  # fmt: skip
     with pytest.raises(NotApproved, match="cannot be promoted: its staging smoke test failed"):
+        require_approved(client, name, version)
+    require_approved(client, name, version, staged=False)  # a rollback may still serve it
+
+
+def test_a_version_approved_before_the_store_can_be_rolled_back_to_not_promoted(
+    client, name, tmp_path, monkeypatch
+) -> None:
+    version, report = register_by_hand(client, name, staging="")
+    legacy = tmp_path / "home" / "audit" / "events.jsonl"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({
+        "event": "approved", "model_name": name, "version": version, "actor": "alice",
+        "at": "2026-11-01T10:00:00+00:00", "reason": "before the store",
+        "report_sha256": report.sha256(),
+    }) + "\n")  # fmt: skip
+    import_jsonl(release_store(), legacy)
+    assert require_approved(client, name, version, staged=False).reviewer == "alice"
+    with pytest.raises(NotApproved, match="cannot be promoted: it has not been smoke-tested"):
         require_approved(client, name, version)
 
 
