@@ -10,7 +10,7 @@ promotion pipeline and the console all call these functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mlcicd.errors import PipelineInputError
@@ -102,27 +102,11 @@ class Decision:
     def from_row(cls, row: DecisionRow) -> Decision:
         """The decision as the release store holds it."""
         kind: DecisionKind = "approved" if row.decision == "approved" else "rejected"
-        return cls(
-            model_name=row.model_name,
-            version=row.version,
-            decision=kind,
-            reviewer=row.reviewer,
-            decided_at=row.decided_at,
-            reason=row.reason,
-            report_sha256=row.report_sha256,
-        )
+        return cls(**{**asdict(row), "decision": kind})
 
     def row(self) -> DecisionRow:
         """The release-store row."""
-        return DecisionRow(
-            model_name=self.model_name,
-            version=self.version,
-            decision=self.decision,
-            reviewer=self.reviewer,
-            decided_at=self.decided_at,
-            reason=self.reason,
-            report_sha256=self.report_sha256,
-        )
+        return DecisionRow(**asdict(self))
 
 
 def recorded_decision(model_name: str, version: str) -> Decision | None:

@@ -134,6 +134,12 @@ class DecisionRow:
     reason: str
     report_sha256: str
 
+    @classmethod
+    def from_event(cls, record: AuditEvent) -> DecisionRow:
+        """The decision an `approved` or `rejected` event records."""
+        return cls(record.model_name, record.version, record.event, record.actor, record.at,
+                   record.reason, record.report_sha256)  # fmt: skip
+
 
 class ReleaseStoreError(PipelineInputError):
     """The release store cannot be reached or used; the message names the store and the fix."""

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mlcicd.release.store import (
     AuditEvent,
+    DecisionRow,
     ReleaseStore,
     decisions_table,
     events_table,
@@ -48,18 +49,8 @@ def import_jsonl(store: ReleaseStore, path: Path) -> int:
                 key = (record.model_name, record.version)
                 if record.event in {"approved", "rejected"} and key not in decided:
                     decided.add(key)  # the first decision on a version is the decision
-                    connection.execute(
-                        insert(decisions_table).values(
-                            model_name=record.model_name,
-                            version=record.version,
-                            decision=record.event,
-                            reviewer=record.actor,
-                            decided_at=record.at,
-                            reason=record.reason,
-                            report_sha256=record.report_sha256,
-                            event_id=event_id,
-                        )
-                    )
+                    row = asdict(DecisionRow.from_event(record))
+                    connection.execute(insert(decisions_table).values(**row, event_id=event_id))
     except IntegrityError:
         return 0  # imported before (by another process, or before a crash)
     return len(records)
