@@ -7,13 +7,14 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlcicd.cli.common import EXIT_OK, open_session
+from mlcicd.cli.common import EXIT_ERROR, EXIT_OK, open_session
 from mlcicd.cli.output import say
 
 if TYPE_CHECKING:
     from mlcicd.serving.contract import EndpointStatus
 
 COMMANDS = ("status", "restart", "stop", "logs", "traffic")
+PRODUCTION_CHANGES = ("restart", "stop")  # need a signed-in reviewer and are recorded
 ENVIRONMENTS = ("staging", "production")
 
 
@@ -33,6 +34,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ):
         cmd = sub.add_parser(verb, help=text)
         cmd.add_argument("environment", choices=ENVIRONMENTS)
+        if verb in PRODUCTION_CHANGES:
+            cmd.add_argument(
+                "--reviewer", help="reviewer id; production changes act as a signed-in reviewer"
+            )
+            cmd.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the reviewer's password from stdin (else it is prompted for)",
+            )
         if verb == "traffic":
             cmd.add_argument(
                 "--rps", type=_bounded(1000), default=20.0, help="requests/s (default 20, max 1000)"
@@ -99,6 +109,14 @@ def _traffic(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def record_production_change(model: str, event: str, version: str, actor: str, url: str) -> None:
+    """A stop or restart of production, in the release store (it changes what is live)."""
+    from mlcicd.release.audit import AuditEvent, append_event, now_utc
+
+    append_event(AuditEvent(event, model, version, actor, now_utc(), environment="production",
+                            detail=url))  # fmt: skip
+
+
 def serving(args: argparse.Namespace) -> int:
     """Ask the active stack's serving backend."""
     from mlcicd.serving.backends import serving_backend
@@ -107,6 +125,13 @@ def serving(args: argparse.Namespace) -> int:
         return _traffic(args)
     session = open_session(args, activate=True)
     backend = serving_backend(session.config)
+    actor = ""
+    if args.command in PRODUCTION_CHANGES and args.environment == "production":
+        from mlcicd.cli.release import signed_in_identity
+
+        actor = signed_in_identity(args, session.config, args.command, "production") or ""
+        if not actor:
+            return EXIT_ERROR
     if args.command == "status":
         statuses = {environment: backend.status(environment) for environment in ENVIRONMENTS}
         if args.json:
@@ -118,9 +143,18 @@ def serving(args: argparse.Namespace) -> int:
     if args.command == "restart":
         state = backend.restart(args.environment)
         say(f"{args.environment}: {state.model_name} v{state.model_version} serves at {state.url}")
+        if actor:
+            record_production_change(session.config.model_name, "restarted", state.model_version,
+                                     actor, state.url)  # fmt: skip
     elif args.command == "stop":
+        serving = backend.status(args.environment)
         stopped = backend.stop(args.environment)
         say(f"{args.environment}: {'stopped' if stopped else 'was not running'}")
+        was = serving.state
+        if actor and stopped and was is not None:
+            record_production_change(
+                session.config.model_name, "stopped", was.model_version, actor, was.url
+            )
     else:
         say(backend.logs(args.environment))
     return EXIT_OK

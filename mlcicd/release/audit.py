@@ -43,15 +43,15 @@ def read_events(model_name: str | None = None) -> list[AuditEvent]:
 def live_version_at(
     events: list[AuditEvent], at: datetime, environment: str = "production"
 ) -> str | None:
-    """Which version served in `environment` at time `at`, from promote/rollback events."""
+    """Which version served in `environment` at time `at` (promotions, rollbacks, stops)."""
     live = None
     for event in events:
-        if event.event not in {"promoted", "rolled_back"}:
+        if event.event not in {"promoted", "rolled_back", "stopped", "restarted"}:
             continue
         if (event.environment or "production") != environment:
             continue
         if datetime.fromisoformat(event.at) <= at:
-            live = event.version
+            live = None if event.event == "stopped" else event.version
     return live
 
 

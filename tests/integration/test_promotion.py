@@ -173,4 +173,9 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     events = read_events(name)
     assert events[-1].event == "rolled_back" and "warm previous version" in events[-1].detail
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
-    assert run.main(["--config", config, "stop", "production"]) == run.EXIT_OK
+    assert run.main(["--config", config, "stop", "production"]) == run.EXIT_ERROR  # who?
+    assert "stop changes what serves in production" in capsys.readouterr().err
+    assert release("--config", config, "stop", "production", reviewer="oncall") == run.EXIT_OK
+    stopped = read_events(name)[-1]
+    assert (stopped.event, stopped.version, stopped.actor) == ("stopped", "1", "oncall")
+    assert live_version_at(read_events(name), datetime.now(UTC)) is None

@@ -164,3 +164,16 @@ def test_the_consoles_release_token_acts_as_its_reviewer_for_that_action_only(
     captured = capsys.readouterr()
     assert f"promote {name} version {version} by carol" in captured.out
     assert f"version {version} of '{name}' has not been approved" in captured.err
+
+
+def test_stopping_or_restarting_production_needs_a_signed_in_reviewer(
+    config, monkeypatch, capsys
+) -> None:
+    for verb in ("stop", "restart"):
+        assert run.main(["--config", config, verb, "production"]) == run.EXIT_ERROR
+        assert f"{verb} changes what serves in production" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    stop = ["--config", config, "stop", "production", "--reviewer", "carol", "--password-stdin"]
+    assert run.main(stop) == run.EXIT_OK
+    assert "production: was not running" in capsys.readouterr().out  # nothing to record
+    assert run.main(["--config", config, "stop", "staging"]) == run.EXIT_OK  # staging: no sign-in

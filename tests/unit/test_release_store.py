@@ -163,6 +163,15 @@ def test_live_version_at_time_t_is_answered_from_the_store() -> None:
     assert audit.live_version_at(events, datetime.fromisoformat("2026-01-02T12:00:00+00:00")) == "1"
     assert audit.live_version_at(events, datetime.fromisoformat("2026-01-03T12:00:00+00:00")) == "3"
     assert audit.previous_live_version(events, "1") == "3"
+    audit.append_event(AuditEvent("stopped", "m", "1", "ops", "2026-01-05T10:00:00+00:00",
+                                  environment="production"))  # fmt: skip
+    audit.append_event(AuditEvent("restarted", "m", "1", "ops", "2026-01-06T10:00:00+00:00",
+                                  environment="production"))  # fmt: skip
+    events = audit.read_events("m")
+    assert (
+        audit.live_version_at(events, datetime.fromisoformat("2026-01-05T12:00:00+00:00")) is None
+    )
+    assert audit.live_version_at(events, datetime.fromisoformat("2026-01-06T12:00:00+00:00")) == "1"
 
 
 def test_an_unreachable_store_is_a_clear_error_without_the_password(
