@@ -60,8 +60,12 @@ if seen is None:
     )  # fmt: skip
     st.stop()
 st.caption(f"You reviewed the report with sha256 `{seen}`; your decision records it.")
+staged = review.staging_smoke == "passed"
 if not report.passed:
     st.error("Its gates failed: this version can only be rejected.")
+elif not staged:
+    why = "failed" if review.staging_smoke == "failed" else "never ran"
+    st.error(f"Its staging smoke test {why}: this version can only be rejected.")
 with st.form("decision", clear_on_submit=False):
     reason = st.text_area("Reason (required; recorded with your name and the time)", key="reason")
     left, right = st.columns(2)
@@ -69,7 +73,7 @@ with st.form("decision", clear_on_submit=False):
         "Approve and promote to production",
         type="primary",
         icon=":material/rocket_launch:",
-        disabled=not report.passed,
+        disabled=not (report.passed and staged),
     )
     reject = right.form_submit_button("Reject", icon=":material/block:")
 if approve or reject:

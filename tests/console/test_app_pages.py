@@ -138,6 +138,17 @@ def test_a_version_whose_gates_failed_cannot_be_approved(client) -> None:
     assert approve.disabled
 
 
+def test_a_version_whose_staging_smoke_test_failed_cannot_be_approved(client) -> None:
+    version, _ = register_by_hand(client, APPTEST_MODEL, staging="staging_failed")
+    at = _app()
+    assert f"Version {version}" not in [s.value for s in at.subheader]  # not pending
+    at = _sign_in(_app("review", version))
+    at = _open(at, "decision", version)
+    assert "Its staging smoke test failed: this version can only be rejected." in _texts(at)
+    approve = next(b for b in at.form_submit_button if b.label.startswith("Approve"))
+    assert approve.disabled
+
+
 def test_unknown_version_is_a_clear_message(client) -> None:
     at = _app("review", "999")
     assert not at.exception
