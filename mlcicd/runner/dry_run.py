@@ -196,29 +196,46 @@ def dry_run(config: RunConfig, schema: DataSchema, stack_name: str, out_dir: Pat
         return _dry_run_in_store(config, schema, stack_name, spec, out_dir)
 
 
-def _scheduled_monitoring(
-    config: RunConfig, schema: DataSchema, stack: Any, spec: dict[str, Any]
-) -> dict[str, Any]:
-    """Compile the monitoring pipeline as `--schedule` submits it; its CronJob."""
+def _compiled(
+    pipeline: Any,
+    arguments: dict[str, Any],
+    config: RunConfig,
+    spec: dict[str, Any],
+    stack: Any,
+    *,
+    schedule: bool = False,
+) -> tuple[Any, list[str]]:
+    """The snapshot run.py (or `--schedule`) would submit, and the pipeline's step names."""
     from zenml.config.compiler import Compiler
     from zenml.config.pipeline_run_configuration import PipelineRunConfiguration
 
-    from mlcicd.runner.schedule import cron_job, monitoring_arguments, with_schedule_settings
-    from pipelines.monitoring import monitoring_pipeline
+    from mlcicd.runner.schedule import with_schedule_settings
 
-    arguments = monitoring_arguments(config, schema)
-    probe = monitoring_pipeline.copy()
+    probe = pipeline.copy()
     probe.prepare(**arguments)
-    options = with_schedule_settings(
-        config, run_options(config, spec, step_names=list(probe.invocations), strict=False)
-    )
-    configured = monitoring_pipeline.with_options(settings=options.settings)
+    step_names = list(probe.invocations)
+    options = run_options(config, spec, step_names=step_names, strict=False)
+    if schedule:
+        options = with_schedule_settings(config, options)
+    configured = pipeline.with_options(settings=options.settings)
     configured.prepare(**arguments)
     snapshot = Compiler().compile(
         pipeline=configured,
         stack=stack,
         run_configuration=PipelineRunConfiguration(steps=options.steps),
     )
+    return snapshot, step_names
+
+
+def _scheduled_monitoring(
+    config: RunConfig, schema: DataSchema, stack: Any, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """Compile the monitoring pipeline as `--schedule` submits it; its CronJob."""
+    from mlcicd.runner.schedule import cron_job, monitoring_arguments
+    from pipelines.monitoring import monitoring_pipeline
+
+    arguments = monitoring_arguments(config, schema)
+    snapshot, _ = _compiled(monitoring_pipeline, arguments, config, spec, stack, schedule=True)
     image = predicted_images(stack, snapshot)["orchestrator"]
     return cron_job(stack, snapshot, config.monitoring.schedule.cron, image)
 
@@ -231,8 +248,6 @@ def _dry_run_in_store(
     out_dir: Path,
 ) -> DryRunResult:
     from zenml.client import Client
-    from zenml.config.compiler import Compiler
-    from zenml.config.pipeline_run_configuration import PipelineRunConfiguration
     from zenml.stack import Stack
     from zenml.utils import source_utils
 
@@ -257,18 +272,8 @@ def _dry_run_in_store(
     all_steps: list[str] = []
     for name, pipeline in discover_pipelines().items():
         arguments = pipeline_arguments(pipeline, config, schema, lineage)
-        probe = pipeline.copy()
-        probe.prepare(**arguments)
-        step_names = list(probe.invocations)
+        snapshot, step_names = _compiled(pipeline, arguments, config, spec, stack)
         all_steps.extend(step_names)
-        options = run_options(config, spec, step_names=step_names, strict=False)
-        configured = pipeline.with_options(settings=options.settings)
-        configured.prepare(**arguments)
-        snapshot = Compiler().compile(
-            pipeline=configured,
-            stack=stack,
-            run_configuration=PipelineRunConfiguration(steps=options.steps),
-        )
         images = predicted_images(stack, snapshot)
         result.files.extend(image_files(stack, snapshot, out_dir / name))
         steps_summary: dict[str, Any] = {}
