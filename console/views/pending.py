@@ -1,4 +1,4 @@
-"""Pending approvals: `staging` or `challenger` versions that passed every gate, newest first."""
+"""Pending approvals: `staging`/`challenger` versions that passed every gate and staging."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ ctx = data.context()
 name = ctx.config.model_name
 st.title("Pending approvals")
 st.caption(
-    f"Versions of **{name}** that passed their gates and hold `staging` or `challenger`, "
-    "awaiting a reviewer's decision before production."
+    f"Versions of **{name}** that passed their gates and their staging smoke test and hold "
+    "`staging` or `challenger`, awaiting a reviewer's decision before production."
 )
 if st.button("Refresh", icon=":material/refresh:"):
     data.refresh()

@@ -97,8 +97,9 @@ def test_review_approve_and_reject_in_chromium(
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(console_url)
             _wait_idle(page)
-            expect(page.get_by_role("heading", name="Version 2")).to_be_visible()
             expect(page.get_by_role("heading", name="Version 1")).to_be_visible()
+            # version 2 failed its staging smoke test: it never awaits a decision
+            assert page.get_by_role("heading", name="Version 2").count() == 0
             _shot(page, "pending")
 
             # --- sign in: a wrong password first ------------------------------------------
@@ -116,6 +117,9 @@ def test_review_approve_and_reject_in_chromium(
             page.get_by_role("link", name="Review version 1").click()
             _wait_idle(page)
             expect(page.get_by_role("heading", name=f"{name} version 1")).to_be_visible()
+            # the metrics render after the heading; on a loaded machine they may come later
+            expect(page.locator('[data-testid="stMetricLabel"]').filter(
+                has_text=metric_label("accuracy"))).to_be_visible()  # fmt: skip
             shown = _metric_values(page)
             for metric, value in report.challenger.metrics.items():
                 assert shown[metric_label(metric)] == format_metric(value), (metric, shown)
@@ -154,19 +158,26 @@ def test_review_approve_and_reject_in_chromium(
             assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
             assert [(s.job.action, s.job.version) for s in list_jobs()] == [("promote", "1")]
 
-            # --- reject version 2; it leaves the pending list -----------------------------
+            # --- version 2 (staging smoke test failed): only a rejection is offered ---------
             _goto_page(page, "Pending approvals")
-            expect(page.get_by_role("heading", name="Version 2")).to_be_visible()
-            page.get_by_role("link", name="Review version 2").click()
+            expect(page.get_by_text("No version awaits a decision.")).to_be_visible()
+            _goto_page(page, "Version review")
+            page.locator('[data-testid="stSelectbox"]').click()
+            page.get_by_role("option", name="2", exact=True).click()
             _wait_idle(page)
+            expect(page.get_by_text("staging smoke test: failed")).to_be_visible()
             page.get_by_role("link", name="Decide on version 2").click()
             _wait_idle(page)
+            expect(
+                page.get_by_text(
+                    "Its staging smoke test failed: this version can only be rejected."
+                )
+            ).to_be_visible()
+            approve = page.get_by_role("button", name=re.compile("Approve and promote"))
+            expect(approve).to_be_disabled()
             page.get_by_label(re.compile("Reason")).fill("Its staging smoke test failed.")
             page.get_by_role("button", name="Reject").click()
             expect(page.get_by_text(re.compile(r"^REJECTED by alice"))).to_be_visible()
-            _goto_page(page, "Pending approvals")
-            expect(page.get_by_text("No version awaits a decision.")).to_be_visible()
-            assert page.get_by_role("heading", name="Version 2").count() == 0
             assert client.get_model_version(name, "2").tags["approval_decision"] == "rejected"
 
             # --- deployments and history --------------------------------------------------
