@@ -9,10 +9,10 @@ MLFLOW_TRACKING_TOKEN); read access is enough.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
+import tempfile
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 import requests
@@ -55,22 +55,6 @@ def check_reachable(uri: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _registry(uri: str) -> Iterator[None]:
-    """MLflow resolves models:/ URIs through the global registry: point it at `uri` meanwhile."""
-    if not uri:
-        yield
-        return
-    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(tracking)
-        mlflow.set_registry_uri(registry)
-
-
 def load_champion(
     client: MlflowClient, model_name: str, registry: str = ""
 ) -> tuple[str, PackagedClassifier] | None:
@@ -90,7 +74,17 @@ def load_champion(
     version = version_by_alias(client, model_name, "champion")
     if version is None:
         return None
-    with _registry(registry):
+    if registry:  # downloaded through that registry, leaving MLflow's global URIs alone
+        with tempfile.TemporaryDirectory() as folder:
+            local = mlflow.artifacts.download_artifacts(
+                # models:/NAME/N would resolve through the global registry; the version's own
+                # download URI resolves through the server that was asked
+                artifact_uri=client.get_model_version_download_uri(model_name, version),
+                dst_path=folder,
+                tracking_uri=registry,
+            )
+            loaded = mlflow.pyfunc.load_model(local)
+    else:
         loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     python_model = loaded.unwrap_python_model()
     if not isinstance(python_model, PackagedClassifier):

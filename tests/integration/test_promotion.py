@@ -34,6 +34,15 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     name = "promotion-flow"
     overrides = adult_sample_files(rows=2500)
     overrides["model_name"] = name
+    # latency is measured again at promotion; on a loaded 2-core runner the champion/challenger
+    # ratio is noise, and this test is about the release path, not about latency
+    relaxed_latency = {
+        "max_slowdown_vs_champion": 100.0,
+        "max_p95_ms": 1000,
+        "max_p99_ms": 2000,
+        "min_batch_rows_per_second": 1.0,
+    }
+    overrides["gates"] = {"latency": relaxed_latency}
     config = str(write_config(overrides))
     client = MlflowClient(tracking_uri=tracking_uri)
     assert run.main(["--config", config]) == run.EXIT_OK
@@ -95,7 +104,8 @@ def test_promote_refuses_unapproved_deploys_approved_and_rollback_restores(
     decide(client, name, "2", "approved", "bob", "also fine", load_report("2", name).sha256())
     # judged again at promotion with another config's (stricter) gates, against champion v1
     strict_gates = str(write_config(
-        dict(overrides, gates={"thresholds": {"minimums": {"roc_auc": 0.999}}}), name="gates.yaml"
+        dict(overrides, gates={"thresholds": {"minimums": {"roc_auc": 0.999}},
+                               "latency": relaxed_latency}), name="gates.yaml"
     ))  # fmt: skip
     judged = dict(overrides, deployment={"local_ports": serving_ports,
                                          "production": {"gates_config": strict_gates}})  # fmt: skip

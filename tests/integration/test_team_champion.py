@@ -34,8 +34,8 @@ NAME = "team-champion"
 def team_registry(tmp_path_factory, packaged, adult_frames, tracking_uri):
     """The team's registry, holding `champion` v1 of NAME (the session's tiny model)."""
     with mlflow_server(tmp_path_factory.mktemp("team-mlflow")) as url:
-        mlflow.set_tracking_uri(url)
-        mlflow.set_registry_uri(url)
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(url)  # log_model logs into the active run's server
         try:
             client = MlflowClient(tracking_uri=url, registry_uri=url)
             with mlflow.start_run(experiment_id=client.create_experiment("production")):
@@ -43,8 +43,8 @@ def team_registry(tmp_path_factory, packaged, adult_frames, tracking_uri):
             version = register_version(client, NAME, uri, {}, "production's champion")
             move_alias(client, NAME, "champion", version)
         finally:
-            mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(tracking_uri)
+            mlflow.set_tracking_uri(previous)
+        assert mlflow.tracking._model_registry.utils._registry_uri is None  # left alone
         yield url
 
 
