@@ -40,6 +40,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -51,6 +52,7 @@ from mlcicd.paths import home_dir, ml_cicd_home
 ENV_STORE_URL = "ML_CICD_RELEASE_STORE_URL"
 LOCK_LEASE_SECONDS = 60.0
 _BLOCKING_TIMEOUT_SECONDS = 120.0
+_SCHEMA_LOCK = 0x6D6C6369  # pg advisory-lock key held while tables are created
 
 metadata = MetaData()
 events_table = Table(
@@ -191,6 +193,18 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables, on PostgreSQL under an advisory lock.
+
+    Two replicas starting on an empty database race in CREATE TABLE otherwise (the loser fails on
+    pg_type's unique index).
+    """
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(connection)
+
+
 class ReleaseStore:
     """One database of release records; every write is one transaction."""
 
@@ -201,7 +215,7 @@ class ReleaseStore:
                 self.engine = _sqlite_engine(url)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise ReleaseStoreError(
                 f"the release store {redacted(url)} cannot be used: {_reason(exc)}; check "

@@ -3,7 +3,7 @@
 `python -m tests.helpers.release_store_worker decide-many MODEL N START WORKER` records a decision on
 versions 1..N of MODEL, starting at epoch START (so two workers collide), and prints one line
 `won <version>` per decision it took. `hold-lock NAME LEASE SECONDS` takes a lock, prints
-`holding`, and sleeps. `decide TRACKING_URI MODEL VERSION SHA REVIEWER START` runs the full
+`holding`, and sleeps. `open START` opens the store (creating its tables) at epoch START. `decide TRACKING_URI MODEL VERSION SHA REVIEWER START` runs the full
 `decide()` and prints `won` or `lost`. The store is the one ML_CICD_RELEASE_STORE_URL names.
 """
 
@@ -21,6 +21,10 @@ def main(argv: list[str]) -> int:
     from mlcicd.release.store import AuditEvent, DecisionExists, DecisionRow, release_store
 
     mode, *args = argv
+    if mode == "open":  # several processes opening an empty store at the same instant
+        _wait_until(float(args[0]))
+        release_store()
+        return 0
     store = release_store()
     if mode == "decide-many":
         model, count, start, worker = args[0], int(args[1]), float(args[2]), args[3]

@@ -75,6 +75,14 @@ def test_a_decision_is_taken_once_and_the_second_is_told_who_took_it() -> None:
     assert store.decision("m", "2") is None
 
 
+def test_replicas_opening_an_empty_store_at_the_same_instant_all_succeed() -> None:
+    start = f"{time.time() + 5:.3f}"  # all workers are imported by then
+    workers = [_worker("open", start) for _ in range(4)]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0] * 4, [err[-2000:] for _, err in outputs]
+    assert release_store().events() == []
+
+
 def test_two_processes_deciding_the_same_versions_at_once_produce_one_decision_each() -> None:
     count = 25
     start = f"{time.time() + 6:.3f}"  # both workers are imported and connected by then
