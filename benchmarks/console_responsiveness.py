@@ -17,7 +17,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from typing import Any
 import requests
 import yaml
 
+from mlcicd.serving.local.processes import free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -39,19 +40,13 @@ REVIEWER, PASSWORD = "bench", "benchmark password"
 TIMEOUT_MS = 180_000
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _config(folder: Path) -> Path:
     """configs/local.yaml with a private model name, free ports and fast training."""
     raw: dict[str, Any] = yaml.safe_load((REPO_ROOT / "configs" / "local.yaml").read_text())
     raw["model_name"] = MODEL
     raw["model"]["torch_mlp"].update({"max_epochs": 6, "patience": 2, "hidden_units": [32]})
     raw["training"]["checkpoint_dir"] = str(folder / "checkpoints")
-    raw["deployment"]["local_ports"] = {"staging": _free_port(), "production": _free_port()}
+    raw["deployment"]["local_ports"] = {"staging": free_port(), "production": free_port()}
     raw["gates"]["thresholds"]["minimums"] = {"roc_auc": 0.75, "accuracy": 0.75, "f1": 0.30}
     raw["gates"]["thresholds"]["maximums"] = {"log_loss": 0.60}
     # The benchmark needs a staged version to show, not a good model: a 2,500-row sample may miss
@@ -72,7 +67,7 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
 
 
 def _start_console(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "console/app.py",
         "--server.address", "127.0.0.1", "--server.port", str(port),

@@ -19,7 +19,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mlcicd.serving.local.processes import free_port
 from mlcicd.serving.router import control
 from mlcicd.serving.router.routes import RouteTable, Variant
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH
@@ -39,13 +39,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 DEFAULT_BODY = '{"data": {"names": ["age", "hours"], "ndarray": [[39, 40]]}}'
 READY_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_upstream(port: int) -> subprocess.Popen[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import yaml
 from mlcicd.config.loader import deep_merge
 from tests.helpers.browser import E2E_MODEL, PASSWORD, REVIEWER, ReleaseEnv
 from tests.helpers.configs import csv_data_overrides, fast_overrides, local_config
-from tests.helpers.session import REPO_ROOT, SESSION_DIR
+from tests.helpers.session import REPO_ROOT, SESSION_DIR, free_port
 
 
 def _write_config(folder: Path, frames: Any, overrides: dict[str, Any]) -> Path:
@@ -51,16 +50,10 @@ def release_env(
     return ReleaseEnv(config, reviewers, E2E_MODEL)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def console_url(release_env: ReleaseEnv) -> Iterator[str]:
     """`streamlit run console/app.py` on 127.0.0.1 with the session's stores; stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     log = SESSION_DIR / "streamlit.log"
     env = {
         **os.environ,

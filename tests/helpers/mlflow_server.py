@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,14 @@ from pathlib import Path
 
 import requests
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers.session import free_port
 
 
 @contextlib.contextmanager
 def mlflow_server(folder: Path) -> Iterator[str]:
     """Start a server with its own SQLite store and artifact folder; yields its URL."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers.session import free_port
+
 
 def postgres_bin() -> Path:
     """The folder of initdb/pg_ctl: PG_BIN, Debian's newest, or the PATH."""
@@ -29,12 +31,6 @@ def postgres_bin() -> Path:
     if initdb:
         return Path(initdb).resolve().parent
     raise RuntimeError("PostgreSQL is not installed: run `make postgresql` (or set PG_BIN)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -53,7 +49,7 @@ def postgres_server(folder: Path) -> Iterator[str]:
         [*prefix, *args], check=True, capture_output=True, text=True, timeout=120
     )
     run(str(binaries / "initdb"), "-D", str(data), "-U", "tests", "-A", "trust", "-E", "UTF8")
-    port = _free_port()
+    port = free_port()
     options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c max_connections=100"
     run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
         "-o", options, "-w", "-t", "60", "start")  # fmt: skip

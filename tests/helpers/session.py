@@ -30,7 +30,8 @@ os.environ.pop("ZENML_ACTIVE_STACK_ID", None)
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on right now."""
+    """A loopback port nothing listens on right now (the tests' one copy: this module must not
+    import the product before it has set the environment)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
