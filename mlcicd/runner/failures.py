@@ -47,6 +47,35 @@ def typed_failure(exc: BaseException, run_name: str) -> BaseException:
     return cause
 
 
+def unfinished_run_failure(run: Any) -> BaseException:
+    """Why a run that returned without raising did not complete.
+
+    The Kubernetes orchestrator's pod exits normally when a step fails, so the submitting call
+    returns and only the run's record says what happened: the typed failure its on-failure hook
+    stored (a gate rejection keeps its gate and exit code 3), else the steps that did not finish.
+    """
+    recorded = failure_from_run(run)
+    if isinstance(recorded, GateRejected):
+        recorded.registered = registered_by(run)
+    if recorded is not None:
+        return recorded
+    unfinished = [
+        f"{name} ({_status(step.status)})"
+        for name, step in run.steps.items()
+        if _status(step.status) != "completed"
+    ]
+    steps = f": step(s) {', '.join(unfinished)}" if unfinished else ""
+    return RuntimeError(
+        f"pipeline run {run.name} ended with status {_status(run.status)}{steps}; the step logs "
+        "are in the ZenML dashboard (on Kubernetes also: kubectl logs of the step's Job)"
+    )
+
+
+def _status(status: Any) -> str:
+    """'failed' for ExecutionStatus.FAILED and for 'failed' alike."""
+    return str(getattr(status, "value", status))
+
+
 def registered_by(run: Any) -> str:
     """'<model> version N (alias ...)' when the run's register_model step finished, else ''."""
     step = run.steps.get("register_model")

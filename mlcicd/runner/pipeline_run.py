@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlcicd.config import RunConfig
-from mlcicd.runner.failures import quiet_expected_failures, typed_failure
+from mlcicd.runner.failures import quiet_expected_failures, typed_failure, unfinished_run_failure
 from mlcicd.stack.active import stack_run_options
 
 
@@ -43,7 +43,8 @@ def run_pipeline(
     """Run `pipeline(**arguments)` on the active stack and return its finished run.
 
     Raises the step's GateRejected or PipelineInputError (exit 3 / 1 in the CLI) when it failed
-    that way, and a RuntimeError when the run ended in any state but completed.
+    that way, whether the orchestrator raised (local) or returned (Kubernetes), and a
+    RuntimeError naming the unfinished steps when the run ended in any other state.
     """
     from zenml.client import Client
 
@@ -57,8 +58,8 @@ def run_pipeline(
             raise
         raise failure from None
     run = Client().get_pipeline_run(run_name)
-    if str(run.status) not in {"completed", "ExecutionStatus.COMPLETED"}:
-        raise RuntimeError(f"pipeline run {run.name} ended with status {run.status}")
+    if str(getattr(run.status, "value", run.status)) != "completed":
+        raise unfinished_run_failure(run)
     return run
 
 

@@ -30,7 +30,7 @@ def run_release(
     from pipelines.rollback import rollback_pipeline
 
     if not (actor or "").strip():
-        raise ApprovalError("a release needs the name of who starts it (--actor)")
+        raise ApprovalError("a release needs the signed-in reviewer who starts it (--reviewer)")
     activate_stack(stack)
     client = MlflowClient(tracking_uri=active_tracking_uri())
     # refuse before any ZenML work
