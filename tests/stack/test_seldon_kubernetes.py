@@ -480,6 +480,53 @@ def test_from_zenml_deployer_config_reports_a_missing_context(monkeypatch, tmp_p
         )
 
 
+@pytest.fixture
+def step_pod(monkeypatch, tmp_path):
+    """This process as a step pod: the service-account files and variables, no kubeconfig."""
+    import kubernetes.client
+    from kubernetes.config import incluster_config, kube_config
+
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("pod-token")
+    (account / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(account / "ca.crt"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    missing = tmp_path / "no-kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(missing))
+    # the loader sets the client's process-wide default; give it back afterwards
+    monkeypatch.setattr(
+        kubernetes.client.Configuration, "_default", kubernetes.client.Configuration._default
+    )
+    return account
+
+
+def test_a_step_pod_uses_its_service_account_although_the_stack_names_a_context(step_pod):
+    import kubernetes.client
+
+    backend = SeldonKubernetesBackend.from_zenml_deployer_config(
+        deployer_config(),  # kubernetes_context: gpu-cluster, as the stack always sets it
+        "registry.example.com/ml-cicd/seldon-server:1.4.0",
+        "http://mlflow:5000",
+        deployment_name="adult-income",
+    )
+    assert isinstance(backend.api, kubernetes.client.CustomObjectsApi)
+    configuration = kubernetes.client.Configuration.get_default_copy()
+    assert configuration.host == "https://10.96.0.1:443"
+    assert configuration.api_key["authorization"].lower() == "bearer pod-token"
+
+
+def test_a_pod_without_a_service_account_token_is_told_so(step_pod):
+    (step_pod / "token").unlink()
+    with pytest.raises(RuntimeError, match="context 'gpu-cluster'"):
+        SeldonKubernetesBackend.from_zenml_deployer_config(
+            deployer_config(), "img:1", "http://mlflow:5000", deployment_name="adult-income"
+        )
+
+
 def test_from_zenml_deployer_config_needs_a_namespace_and_a_kubernetes_secret(api):
     args = ("registry.example.com/ml-cicd/seldon-server:1.4.0", "http://mlflow:5000")
     with pytest.raises(ValueError, match="no kubernetes_namespace"):

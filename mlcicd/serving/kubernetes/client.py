@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from kubernetes.client.exceptions import ApiException
@@ -121,18 +122,46 @@ def _raise_unreachable(action: str, name: str, namespace: str, exc: Exception) -
     ) from None
 
 
-def _load_kube_config(context: str | None) -> None:
-    """Kubeconfig context if one is named; in-cluster credentials when running in a pod."""
-    from kubernetes import config as k8s_config
+def _in_pod() -> bool:
+    """Running in a pod: the API server's address and this pod's service-account token exist."""
+    from kubernetes.config import incluster_config
+
+    token = Path(incluster_config.SERVICE_TOKEN_FILENAME)
+    return bool(os.environ.get(incluster_config.SERVICE_HOST_ENV_NAME)) and token.is_file()
+
+
+def _kubeconfig_has(context: str) -> bool:
+    from kubernetes.config import list_kube_config_contexts
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        if context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        contexts, _ = list_kube_config_contexts()
+    except (ConfigException, OSError):
+        return False
+    return any(item.get("name") == context for item in contexts or [])
+
+
+def _load_kube_config(context: str | None) -> None:
+    """In a pod, its service account; elsewhere the named kubeconfig context (or the current).
+
+    The stack names a context for the runner, but step pods (deploy, promote, rollback) have no
+    kubeconfig: they use the pod's credentials unless a kubeconfig there defines that context.
+    """
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
+    in_pod = _in_pod() and not (context and _kubeconfig_has(context))
+    try:
+        if in_pod:
             k8s_config.load_incluster_config()
         else:
             k8s_config.load_kube_config(context=context)
     except (ConfigException, OSError) as exc:
-        where = f"context '{context}'" if context else "the current context"
+        where = (
+            "this pod's service account"
+            if in_pod
+            else (f"context '{context}'" if context else "the current context")
+        )
         raise RuntimeError(
             f"could not load the Kubernetes configuration for {where} (KUBECONFIG="
             f"{os.environ.get('KUBECONFIG', '~/.kube/config')}): {exc}"
