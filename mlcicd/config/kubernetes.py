@@ -7,7 +7,7 @@ before a cluster sees it.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -167,8 +167,37 @@ class RequestLogSinkConfig(StrictModel):
         return self
 
 
+class ServingEnvironmentConfig(StrictModel):
+    """How one serving environment runs on the cluster, whichever config deploys it."""
+
+    # None: the stack's Seldon model deployer namespace (GPU_K8S_SERVING_NAMESPACE).
+    namespace: str | None = None
+    replicas: int = Field(1, ge=1)
+    service_account: str | None = None
+    # None: kubernetes.serving.resources
+    resources: dict[str, dict[str, str]] | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> ServingEnvironmentConfig:
+        if self.namespace is not None and not re.match(
+            r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", self.namespace
+        ):
+            raise ValueError(f"namespace {self.namespace!r} is not a Kubernetes namespace name")
+        if self.resources is not None:
+            _check_resources(self.resources, "kubernetes.serving.environments.<env>.resources")
+        return self
+
+
+def _default_environments() -> dict[str, ServingEnvironmentConfig]:
+    return {"staging": ServingEnvironmentConfig(), "production": ServingEnvironmentConfig()}
+
+
 class KubernetesServingConfig(StrictModel):
-    """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`."""
+    """SeldonDeployments on the gpu-k8s stack: one per environment, `<deployment_prefix>-<env>`.
+
+    Set once in configs/base/gpu-k8s.yaml: a promotion started under the staging config must
+    deploy production exactly as one under the production config does.
+    """
 
     # Repository in the stack's container registry, and a pinned tag (never 'latest').
     image_repository: str = "ml-cicd-seldon-server"
@@ -176,8 +205,8 @@ class KubernetesServingConfig(StrictModel):
     # Full reference instead of <registry>/<image_repository>:<image_tag>.
     image: str | None = None
     deployment_prefix: str | None = None  # default: the model name as a DNS label
-    replicas: int = Field(1, ge=1)
-    service_account: str | None = None
+    # Namespace, replicas, service account and resources of `staging` and of `production`.
+    environments: dict[str, ServingEnvironmentConfig] = Field(default_factory=_default_environments)
     resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {
             "requests": {"cpu": "500m", "memory": "1Gi"},
@@ -189,12 +218,89 @@ class KubernetesServingConfig(StrictModel):
     prometheus: PrometheusConfig = PrometheusConfig()
     request_log_sink: RequestLogSinkConfig = RequestLogSinkConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            moved = [key for key in ("replicas", "service_account") if key in raw]
+            if moved:
+                raise ValueError(
+                    "; ".join(
+                        f"kubernetes.serving.{key} is now "
+                        f"kubernetes.serving.environments.<staging|production>.{key}"
+                        for key in moved
+                    )
+                    + " (set once in configs/base/gpu-k8s.yaml, so every config deploys each "
+                    "environment the same way)"
+                )
+        return raw
+
     @model_validator(mode="after")
     def _valid_resources(self) -> KubernetesServingConfig:
+        if set(self.environments) != {"staging", "production"}:
+            raise ValueError(
+                "kubernetes.serving.environments must name exactly 'staging' and 'production', "
+                f"got {sorted(self.environments)}"
+            )
         _check_resources(self.resources, "kubernetes.serving.resources")
         if self.image_tag == "latest":
             raise ValueError("kubernetes.serving.image_tag must be pinned, not 'latest'")
         return self
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+class PodPolicyConfig(StrictModel):
+    """What every pod the stack starts gets: step pods, the orchestrator pod and model pods.
+
+    The security contexts pass the Kubernetes "restricted" Pod Security profile (non-root,
+    no privilege escalation, all capabilities dropped, seccomp RuntimeDefault), so the pipeline
+    namespace can enforce it (deploy/k8s/). Deadlines end a pod that cannot be scheduled (a GPU
+    nobody has) instead of leaving it Pending until the CI job times out.
+    """
+
+    # kubernetes.io/dockerconfigjson Secrets in each namespace, for pulling the step and
+    # serving images (deploy/k8s/ attaches the same name to the service accounts).
+    image_pull_secrets: list[str] = Field(default_factory=lambda: ["ml-cicd-registry"])
+    # The numeric user of the images (stacks/kubernetes/Dockerfile.cuda, stacks/seldon/Dockerfile)
+    run_as_user: int = Field(10001, ge=1)
+    run_as_group: int = Field(10001, ge=1)
+    # activeDeadlineSeconds of each step's Job; the GPU steps train, so theirs is longer. A
+    # promotion step gets its rollout's longest possible duration on top (`rollout`).
+    step_deadline_seconds: int = Field(3600, ge=60)
+    gpu_step_deadline_seconds: int = Field(14400, ge=60)
+    # How long finished Jobs (and their pods' logs) stay before Kubernetes deletes them.
+    ttl_seconds_after_finished: int = Field(86400, ge=0)
+
+    @model_validator(mode="after")
+    def _valid_names(self) -> PodPolicyConfig:
+        for name in self.image_pull_secrets:
+            if not _DNS_SUBDOMAIN.match(name):
+                raise ValueError(
+                    f"kubernetes.pods.image_pull_secrets: {name!r} is not a Secret name "
+                    "(lower-case letters, digits, '-' and '.')"
+                )
+        return self
+
+    def pod_security_context(self) -> dict[str, object]:
+        """Pod-level part of the restricted profile (applies to injected containers too)."""
+        return {
+            "runAsNonRoot": True,
+            "runAsUser": self.run_as_user,
+            "runAsGroup": self.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+
+    @staticmethod
+    def container_security_context() -> dict[str, object]:
+        """Container-level part: only settable per container."""
+        return {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
 
 
 class KubernetesConfig(StrictModel):
@@ -215,6 +321,7 @@ class KubernetesConfig(StrictModel):
     )
     image: KubernetesImageConfig = KubernetesImageConfig()
     serving: KubernetesServingConfig = KubernetesServingConfig()
+    pods: PodPolicyConfig = PodPolicyConfig()
     # Secret in the pipeline namespace holding ML_CICD_RELEASE_STORE_URL (PostgreSQL) and
     # ML_CICD_RELEASE_SIGNING_KEY; every step pod loads it (envFrom), so staging verdicts and
     # promotions are recorded in the shared release store. Empty: the pods get none.

@@ -113,6 +113,26 @@ class RolloutConfig(StrictModel):
     shadow: ShadowConfig = ShadowConfig()
     candidate_ready_seconds: float = Field(180.0, gt=0.0)
 
+    def longest_seconds(self) -> float:
+        """The longest this environment's rollout can run before it ends on its own.
+
+        What a deadline on the step that runs it must allow (a shorter one would kill a healthy
+        canary); the engine gives up at these same bounds.
+        """
+
+        def strategy(name: str) -> float:
+            if name == "canary":
+                return len(self.canary.steps) * self.canary.max_step_seconds
+            if name == "blue_green":
+                observe = self.blue_green.observe_seconds
+                return max(observe * 10, 60.0) if observe > 0 else 0.0
+            if name == "shadow":
+                then = self.shadow.then
+                return self.shadow.max_seconds + (0.0 if then == "stop" else strategy(then))
+            return 0.0
+
+        return self.candidate_ready_seconds + strategy(self.strategy)
+
     @model_validator(mode="before")
     @classmethod
     def _renamed_keys(cls, raw: Any) -> Any:

@@ -10,6 +10,7 @@ the SeldonDeployments come from the functions the serving backend applies. Writt
     summary.yaml                     pipelines, steps, images, GPUs, validation result
     <pipeline>/Dockerfile            the step image ZenML would build (parent + locked requirements)
     <pipeline>/requirements.txt      what that image installs (uv export of uv.lock)
+    <pipeline>/orchestrator.yaml     the batch/v1 Job of the orchestrator pod (it starts the steps)
     <pipeline>/steps/<step>.yaml     the batch/v1 Job (and pod) of each step
     monitoring_pipeline/cronjob.yaml the CronJob `run.py monitor --schedule` would create
     seldon/<deployment>.yaml         the SeldonDeployment of each environment
@@ -40,6 +41,7 @@ from mlcicd.paths import REPO_ROOT
 from mlcicd.runner.submission import (
     EXAMPLE_MODEL_VERSION,
     image_files,
+    orchestrator_job_document,
     predicted_images,
     seldon_documents,
     step_job,
@@ -73,6 +75,7 @@ class DryRunResult:
     stack: str
     pipelines: list[str] = field(default_factory=list)
     steps: list[StepManifest] = field(default_factory=list)
+    orchestrators: dict[str, dict[str, Any]] = field(default_factory=dict)
     seldon: dict[str, dict[str, Any]] = field(default_factory=dict)
     cron_job: dict[str, Any] = field(default_factory=dict)
     validation: str = ""
@@ -276,6 +279,12 @@ def _dry_run_in_store(
         all_steps.extend(step_names)
         images = predicted_images(stack, snapshot)
         result.files.extend(image_files(stack, snapshot, out_dir / name))
+        result.orchestrators[name] = orchestrator_job_document(
+            stack, snapshot, images["orchestrator"]
+        )
+        result.files.append(
+            _write_yaml(out_dir / name / "orchestrator.yaml", result.orchestrators[name])
+        )
         steps_summary: dict[str, Any] = {}
         for step_name in snapshot.step_configurations:
             image = images.get(f"{step_name}.orchestrator") or images["orchestrator"]

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 from mlcicd.config import DataSchema, RunConfig
 from mlcicd.errors import PipelineInputError
 from mlcicd.stack.pod_settings import ORCHESTRATOR_SETTINGS_KEY, RunOptions, is_kubernetes_stack
-
-PLACEHOLDER_SNAPSHOT_ID = UUID(int=0)
 
 
 def schedule_name(config: RunConfig) -> str:
@@ -113,32 +110,15 @@ def cron_job(stack: Any, snapshot: Any, cron_expression: str, image: str) -> dic
     values (snapshot id, a random job-name part, the server token).
     """
     from kubernetes.client import ApiClient
-    from zenml.integrations.kubernetes import kube_utils
-    from zenml.integrations.kubernetes.constants import ORCHESTRATOR_ANNOTATION_KEY
     from zenml.integrations.kubernetes.manifest_utils import (
         build_cron_job_manifest,
         job_template_manifest_from_job,
     )
-    from zenml.integrations.kubernetes.orchestrators.kubernetes_orchestrator_entrypoint_configuration import (  # noqa: E501
-        KubernetesOrchestratorEntrypointConfiguration as Entrypoint,
-    )
-    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
 
-    orchestrator = stack.orchestrator
-    settings = orchestrator.get_settings(snapshot)
-    pipeline_name = snapshot.pipeline_configuration.name
-    job = orchestrator._prepare_job_manifest(
-        name=kube_utils.sanitize_label(f"{settings.job_name_prefix or ''}-{pipeline_name}"),
-        command=Entrypoint.get_entrypoint_command(),
-        args=Entrypoint.get_entrypoint_arguments(snapshot_id=PLACEHOLDER_SNAPSHOT_ID, run_id=None),
-        image=image,
-        environment={},
-        labels={"pipeline": kube_utils.sanitize_label_value(pipeline_name)},
-        annotations={ORCHESTRATOR_ANNOTATION_KEY: str(orchestrator.id)},
-        settings=settings,
-        pod_settings=settings.orchestrator_pod_settings or KubernetesPodSettings(),
-        backoff_limit=settings.orchestrator_job_backoff_limit,
-    )
+    from mlcicd.runner.submission import orchestrator_job
+
+    settings = stack.orchestrator.get_settings(snapshot)
+    job = orchestrator_job(stack, snapshot, image)
     manifest = build_cron_job_manifest(
         cron_expression=cron_expression,
         job_template=job_template_manifest_from_job(job),
@@ -148,5 +128,5 @@ def cron_job(stack: Any, snapshot: Any, cron_expression: str, image: str) -> dic
         starting_deadline_seconds=settings.starting_deadline_seconds,
     )
     document: dict[str, Any] = ApiClient().sanitize_for_serialization(manifest)
-    document["metadata"]["namespace"] = orchestrator.config.kubernetes_namespace
+    document["metadata"]["namespace"] = stack.orchestrator.config.kubernetes_namespace
     return document

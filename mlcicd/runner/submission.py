@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from mlcicd.config import RunConfig
 from mlcicd.paths import REPO_ROOT
 
-PLACEHOLDER_SNAPSHOT_ID = "00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_SNAPSHOT_ID = UUID(int=0)
 
 
 EXAMPLE_MODEL_VERSION = "1"
@@ -122,6 +123,46 @@ def step_job(stack: Any, snapshot: Any, step_name: str, image: str) -> dict[str,
     )
     document: dict[str, Any] = ApiClient().sanitize_for_serialization(job)
     document["metadata"]["namespace"] = orchestrator.config.kubernetes_namespace
+    return document
+
+
+def orchestrator_job(stack: Any, snapshot: Any, image: str) -> Any:
+    """The orchestrator pod's Job (a V1Job), as ZenML 0.98's `_submit_orchestrator_job` builds it.
+
+    Minus run-time values: the snapshot id, a random job-name part, the server token.
+    """
+    from zenml.integrations.kubernetes import kube_utils
+    from zenml.integrations.kubernetes.constants import ORCHESTRATOR_ANNOTATION_KEY
+    from zenml.integrations.kubernetes.orchestrators.kubernetes_orchestrator_entrypoint_configuration import (  # noqa: E501
+        KubernetesOrchestratorEntrypointConfiguration as Entrypoint,
+    )
+    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
+
+    orchestrator = stack.orchestrator
+    settings = orchestrator.get_settings(snapshot)
+    pipeline_name = snapshot.pipeline_configuration.name
+    return orchestrator._prepare_job_manifest(
+        name=kube_utils.sanitize_label(f"{settings.job_name_prefix or ''}-{pipeline_name}"),
+        command=Entrypoint.get_entrypoint_command(),
+        args=Entrypoint.get_entrypoint_arguments(snapshot_id=PLACEHOLDER_SNAPSHOT_ID, run_id=None),
+        image=image,
+        environment={},
+        labels={"pipeline": kube_utils.sanitize_label_value(pipeline_name)},
+        annotations={ORCHESTRATOR_ANNOTATION_KEY: str(orchestrator.id)},
+        settings=settings,
+        pod_settings=settings.orchestrator_pod_settings or KubernetesPodSettings(),
+        backoff_limit=settings.orchestrator_job_backoff_limit,
+    )
+
+
+def orchestrator_job_document(stack: Any, snapshot: Any, image: str) -> dict[str, Any]:
+    """`orchestrator_job` as the YAML the dry run writes."""
+    from kubernetes.client import ApiClient
+
+    document: dict[str, Any] = ApiClient().sanitize_for_serialization(
+        orchestrator_job(stack, snapshot, image)
+    )
+    document["metadata"]["namespace"] = stack.orchestrator.config.kubernetes_namespace
     return document
 
 

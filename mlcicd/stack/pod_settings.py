@@ -58,14 +58,28 @@ def _pod_resources(kube: KubernetesConfig, gpu: bool) -> dict[str, dict[str, str
     return resources
 
 
-def step_orchestrator_settings(config: RunConfig, gpu: bool) -> KubernetesOrchestratorSettings:
-    """Pod settings of one step: the GPU request, node selector and tolerations when `gpu`."""
-    from zenml.integrations.kubernetes.flavors import KubernetesOrchestratorSettings
+RELEASE_STEPS = frozenset({"deploy_to_production"})
+"""Steps that run a production rollout: their deadline also covers the rollout's longest run."""
+_ORCHESTRATOR_MARGIN_SECONDS = 900
+"""The orchestrator pod's own start-up and bookkeeping, on top of its steps' deadlines."""
+
+
+def step_deadline_seconds(config: RunConfig, step_name: str) -> int:
+    """activeDeadlineSeconds of one step's Job."""
+    pods = config.kubernetes.pods
+    if step_name in config.kubernetes.gpu.steps and config.kubernetes.gpu.count > 0:
+        return pods.gpu_step_deadline_seconds
+    if step_name in RELEASE_STEPS:
+        return pods.step_deadline_seconds + int(config.rollout.longest_seconds() + 0.5)
+    return pods.step_deadline_seconds
+
+
+def _pod_settings(config: RunConfig, gpu: bool) -> Any:
+    """A step pod: resources (and the GPU), pull secrets, the restricted security contexts."""
     from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
 
     kube = config.kubernetes
-    gpu = gpu and kube.gpu.count > 0
-    pod = KubernetesPodSettings(
+    return KubernetesPodSettings(
         resources=_pod_resources(kube, gpu),
         node_selectors=dict(kube.gpu.node_selector) if gpu else {},
         tolerations=(
@@ -77,8 +91,41 @@ def step_orchestrator_settings(config: RunConfig, gpu: bool) -> KubernetesOrches
             if kube.release_store_secret
             else []
         ),
+        image_pull_secrets=list(kube.pods.image_pull_secrets),
+        container_security_context=kube.pods.container_security_context(),
+        additional_pod_spec_args={"security_context": kube.pods.pod_security_context()},
     )
-    return KubernetesOrchestratorSettings(pod_settings=pod)
+
+
+def orchestrator_pod_settings(config: RunConfig) -> Any:
+    """The orchestrator pod (it only starts and watches the step Jobs): same pull and security."""
+    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
+
+    pods = config.kubernetes.pods
+    return KubernetesPodSettings(
+        labels={"ml-cicd/environment": config.environment, "ml-cicd/gpu": "false"},
+        image_pull_secrets=list(pods.image_pull_secrets),
+        container_security_context=pods.container_security_context(),
+        additional_pod_spec_args={"security_context": pods.pod_security_context()},
+    )
+
+
+def step_orchestrator_settings(
+    config: RunConfig, gpu: bool, deadline_seconds: int | None = None
+) -> KubernetesOrchestratorSettings:
+    """One step's settings: its pod, its Job's deadline, how long the finished Job is kept.
+
+    With `gpu`, the pod requests the GPU and gets the node selector and tolerations.
+    """
+    from zenml.integrations.kubernetes.flavors import KubernetesOrchestratorSettings
+
+    pods = config.kubernetes.pods
+    gpu = gpu and config.kubernetes.gpu.count > 0
+    return KubernetesOrchestratorSettings(
+        pod_settings=_pod_settings(config, gpu),
+        active_deadline_seconds=deadline_seconds or pods.step_deadline_seconds,
+        ttl_seconds_after_finished=pods.ttl_seconds_after_finished,
+    )
 
 
 def docker_settings(config: RunConfig) -> DockerSettings:
@@ -149,16 +196,32 @@ def run_options(
     """
     if not is_kubernetes_stack(stack_spec):
         return RunOptions()
-    gpu_steps = list(config.kubernetes.gpu.steps)
+    gpu_steps = set(config.kubernetes.gpu.steps)
     if step_names is not None and strict:
         check_gpu_steps(config, step_names)
+    names = list(step_names) if step_names is not None else sorted(gpu_steps)
     steps = {
-        name: {"settings": {ORCHESTRATOR_SETTINGS_KEY: step_orchestrator_settings(config, True)}}
-        for name in gpu_steps
-        if step_names is None or name in step_names
+        name: {
+            "settings": {
+                ORCHESTRATOR_SETTINGS_KEY: step_orchestrator_settings(
+                    config, name in gpu_steps, step_deadline_seconds(config, name)
+                )
+            }
+        }
+        for name in names
     }
+    pods = config.kubernetes.pods
+    run_deadline = sum(step_deadline_seconds(config, name) for name in names)
+    pipeline_settings = step_orchestrator_settings(config, False).model_copy(
+        update={
+            "orchestrator_pod_settings": orchestrator_pod_settings(config),
+            # the orchestrator Job: every step after the other, then its own margin
+            "active_deadline_seconds": run_deadline + _ORCHESTRATOR_MARGIN_SECONDS,
+            "ttl_seconds_after_finished": pods.ttl_seconds_after_finished,
+        }
+    )
     settings: dict[str, Any] = {
         "docker": docker_settings(config),
-        ORCHESTRATOR_SETTINGS_KEY: step_orchestrator_settings(config, False),
+        ORCHESTRATOR_SETTINGS_KEY: pipeline_settings,
     }
     return RunOptions(settings=settings, steps=steps)

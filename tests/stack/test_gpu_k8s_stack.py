@@ -17,6 +17,7 @@ from zenml.enums import StackComponentType
 from mlcicd.errors import PipelineInputError
 from mlcicd.stack.loader import ensure_stack, load_stack_spec, sync_secrets
 from tests.helpers.kubernetes import GPU_K8S_ENV, write_kubeconfig
+from tests.helpers.pod_security import baseline_violations, restricted_violations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 K8S_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "k8s"
@@ -206,6 +207,87 @@ def test_every_step_pod_loads_the_release_store_secret(staging_dry_run):
     for manifest in staging_dry_run.steps:
         (container,) = manifest.pod_spec["containers"]
         assert {"secretRef": {"name": "ml-cicd-release"}} in container["envFrom"], manifest.step
+
+
+def _every_pod(dry_run: Any) -> dict[str, dict[str, Any]]:
+    """Each pod spec the dry run wrote: step Jobs, orchestrator Jobs, the CronJob, model pods."""
+    pods = {f"{m.pipeline}/{m.step}": m.pod_spec for m in dry_run.steps}
+    for pipeline, job in dry_run.orchestrators.items():
+        pods[f"{pipeline}/orchestrator"] = job["spec"]["template"]["spec"]
+    pods["monitoring CronJob"] = dry_run.cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    for name, document in dry_run.seldon.items():
+        for predictor in document["spec"]["predictors"]:
+            for index, component in enumerate(predictor["componentSpecs"]):
+                pods[f"{name}/{predictor['name']}/{index}"] = component["spec"]
+    return pods
+
+
+def test_every_pod_passes_the_restricted_pod_security_profile(staging_dry_run):
+    pods = _every_pod(staging_dry_run)
+    assert len(pods) > len(staging_dry_run.steps) + 3
+    for name, pod in pods.items():
+        assert restricted_violations(pod) == [], name
+        assert pod["securityContext"]["runAsUser"] == 10001, name  # the images' numeric user
+
+
+def test_the_pod_security_check_refuses_what_the_profile_refuses(staging_dry_run):
+    """The checker itself: each relaxation of a written pod is caught."""
+    import copy
+
+    (train,) = [m for m in staging_dry_run.steps if m.step == "train_model"]
+    relaxations = {
+        "allowPrivilegeEscalation": lambda c, p: c.pop("allowPrivilegeEscalation"),
+        "capabilities": lambda c, p: c.update(capabilities={"drop": ["NET_RAW"]}),
+        "runAsNonRoot": lambda c, p: (c.pop("runAsNonRoot"), p.pop("runAsNonRoot")),
+        "seccompProfile": lambda c, p: p.pop("seccompProfile"),
+        "runAsUser 0": lambda c, p: p.update(runAsUser=0),
+    }
+    for expected, relax in relaxations.items():
+        pod = copy.deepcopy(train.pod_spec)
+        relax(pod["containers"][0]["securityContext"], pod["securityContext"])
+        assert any(expected in v for v in restricted_violations(pod)), expected
+    privileged = copy.deepcopy(train.pod_spec)
+    privileged["containers"][0]["securityContext"]["privileged"] = True
+    privileged["volumes"] = [{"name": "host", "hostPath": {"path": "/"}}]
+    assert len(baseline_violations(privileged)) == 2
+
+
+def test_the_images_have_the_user_the_pods_run_as():
+    """runAsUser must be a user the image has (HOME, file ownership), in both images."""
+    from mlcicd.config import load_config
+
+    user = load_config("staging")[0].kubernetes.pods.run_as_user
+    for dockerfile in ("stacks/kubernetes/Dockerfile.cuda", "stacks/seldon/Dockerfile"):
+        assert f"--uid {user} " in (REPO_ROOT / dockerfile).read_text(), dockerfile
+
+
+def test_every_pod_pulls_with_the_registry_secret(staging_dry_run):
+    for name, pod in _every_pod(staging_dry_run).items():
+        assert pod["imagePullSecrets"] == [{"name": "ml-cicd-registry"}], name
+
+
+def test_every_job_has_a_deadline_and_is_cleaned_up(staging_dry_run):
+    """A GPU pod nobody can schedule ends at its deadline instead of staying Pending."""
+    from mlcicd.config import load_config
+    from mlcicd.stack.pod_settings import step_deadline_seconds
+
+    config = load_config("staging")[0]
+    pods = config.kubernetes.pods
+    deadlines: dict[str, dict[str, int]] = {}
+    for manifest in staging_dry_run.steps:
+        spec = manifest.job["spec"]
+        assert spec["ttlSecondsAfterFinished"] == pods.ttl_seconds_after_finished
+        deadlines.setdefault(manifest.pipeline, {})[manifest.step] = spec["activeDeadlineSeconds"]
+        assert spec["activeDeadlineSeconds"] == step_deadline_seconds(config, manifest.step)
+    assert deadlines["training_pipeline"]["train_model"] == pods.gpu_step_deadline_seconds
+    assert deadlines["training_pipeline"]["load_data"] == pods.step_deadline_seconds
+    # the promotion step outlives the longest canary this environment can run
+    promote = deadlines["promotion_pipeline"]["deploy_to_production"]
+    assert promote >= pods.step_deadline_seconds + config.rollout.longest_seconds()
+    for pipeline, job in staging_dry_run.orchestrators.items():
+        spec = job["spec"]
+        assert spec["ttlSecondsAfterFinished"] == pods.ttl_seconds_after_finished
+        assert spec["activeDeadlineSeconds"] > sum(deadlines[pipeline].values()), pipeline
 
 
 def test_the_written_files_match_the_manifests(staging_dry_run):

@@ -25,7 +25,8 @@ from mlcicd.serving.server.protocol import PREDICTIONS_PATH
 from tests.helpers.kubernetes import FakeCustomObjectsApi, deployer_config
 
 NAME = "adult-income-classifier-staging"
-KEY = ("ml-serving", PLURAL, NAME)
+NAMESPACE = "ml-serving-staging"  # kubernetes.serving.environments.staging.namespace
+KEY = (NAMESPACE, PLURAL, NAME)
 
 
 class OperatorApi(FakeCustomObjectsApi):
@@ -160,13 +161,13 @@ def http_verify(expected: str, seen: list[str]):
 def test_deploy_applies_waits_and_verifies_through_the_ingress(serving, api, ingress):
     seen: list[str] = []
     state = serving.deploy("staging", ref("3"), http_verify("3", seen))
-    assert seen == [f"{ingress}/seldon/ml-serving/{NAME}{PREDICTIONS_PATH}"]
+    assert seen == [f"{ingress}/seldon/{NAMESPACE}/{NAME}{PREDICTIONS_PATH}"]
     assert isinstance(state, KubernetesEndpointState)
     assert (state.model_version, state.url, state.pid, state.namespace) == (
         "3",
         seen[0],
         0,
-        "ml-serving",
+        NAMESPACE,
     )
     stored = api.objects[KEY]
     container = stored["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"][0]
@@ -205,7 +206,9 @@ def test_an_operator_failure_names_the_deployment_and_its_message(serving, api):
     serving.deploy("staging", ref("3"), http_verify("3", []))
     api.outcome, api.description = "Failed", "ImagePullBackOff: registry.example.com denied"
     called: list[str] = []
-    with pytest.raises(ServingError, match=f"'{NAME}' in namespace 'ml-serving' failed: ImagePull"):
+    with pytest.raises(
+        ServingError, match=f"'{NAME}' in namespace '{NAMESPACE}' failed: ImagePull"
+    ):
         serving.deploy("staging", ref("4"), called.append)
     assert called == []  # never verified
     assert served_model(api.objects[KEY]) == ref("3")  # rolled back
@@ -234,7 +237,7 @@ def test_status_stop_restart_and_logs(serving, api):
     assert "ml-cicd/restarted-at" in pod_meta["annotations"]
     logs = serving.logs("staging", lines=20)
     assert (
-        f"kubectl --context gpu-cluster -n ml-serving logs -l seldon-deployment-id={NAME}" in logs
+        f"kubectl --context gpu-cluster -n {NAMESPACE} logs -l seldon-deployment-id={NAME}" in logs
     )
     assert "--tail=20" in logs
     assert serving.stop("staging") is True and serving.stop("staging") is False

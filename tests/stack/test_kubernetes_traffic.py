@@ -33,9 +33,10 @@ from mlcicd.serving.metrics.window import Mark, VariantWindow
 from tests.helpers.kubernetes import SeldonOperatorApi, deployer_config
 
 NAME = "adult-income-classifier-production"
-KEY = ("ml-serving", PLURAL, NAME)
+NAMESPACE = "ml-serving-production"  # kubernetes.serving.environments.production.namespace
+KEY = (NAMESPACE, PLURAL, NAME)
 MODEL = "adult-income-classifier"
-V4_URL = f"http://{NAME}-v4.ml-serving.svc.cluster.local:8000/api/v1.0/predictions"
+V4_URL = f"http://{NAME}-v4.{NAMESPACE}.svc.cluster.local:8000/api/v1.0/predictions"
 
 
 class FakeClock:
@@ -161,7 +162,7 @@ def test_a_failed_candidate_is_removed_and_the_stable_left_exactly_as_before(tra
 
     if failure == "operator":
         api.failing.add("4")
-        with pytest.raises(ServingError, match=f"'{NAME}' in namespace 'ml-serving' failed"):
+        with pytest.raises(ServingError, match=f"'{NAME}' in namespace '{NAMESPACE}' failed"):
             traffic.start_variant("production", ref("4"), print)
     else:
         with pytest.raises(AssertionError, match="0.0 for every row"):
@@ -396,7 +397,7 @@ def test_metrics_source_needs_the_prometheus_url_and_selects_the_environment(
             (
                 "http://prometheus-operated.monitoring.svc:9090",
                 MODEL,
-                {"job": "model-pods", "namespace": "ml-serving", "seldon_deployment_id": NAME},
+                {"job": "model-pods", "namespace": NAMESPACE, "seldon_deployment_id": NAME},
                 5.0,
             ),
             {"scrape_interval": 30.0},
@@ -452,12 +453,12 @@ def test_the_real_client_sends_a_list_as_a_json_patch_and_a_mapping_as_a_merge_p
     api = JsonPatchingApi(ApiClient(configuration))
     ops = [{"op": "test", "path": "/spec/predictors/0/name", "value": "stable"}]
     answer = api.patch_namespaced_custom_object(
-        "machinelearning.seldon.io", "v1", "ml-serving", PLURAL, NAME, ops
+        "machinelearning.seldon.io", "v1", NAMESPACE, PLURAL, NAME, ops
     )
     api.patch_namespaced_custom_object(
-        "machinelearning.seldon.io", "v1", "ml-serving", PLURAL, NAME, {"metadata": {}}
+        "machinelearning.seldon.io", "v1", NAMESPACE, PLURAL, NAME, {"metadata": {}}
     )
-    path = f"/apis/machinelearning.seldon.io/v1/namespaces/ml-serving/{PLURAL}/{NAME}"
+    path = f"/apis/machinelearning.seldon.io/v1/namespaces/{NAMESPACE}/{PLURAL}/{NAME}"
     assert seen == [
         {"path": path, "type": "application/json-patch+json", "body": ops},
         {"path": path, "type": "application/merge-patch+json", "body": {"metadata": {}}},

@@ -204,11 +204,29 @@ def test_staging_and_production_extend_the_shared_gpu_k8s_base() -> None:
         production.gates.thresholds.minimums["roc_auc"]
         > staging.gates.thresholds.minimums["roc_auc"]
     )
-    assert (staging.kubernetes.serving.replicas, production.kubernetes.serving.replicas) == (1, 2)
+    # both configs deploy each environment the same way (a promotion under the staging config
+    # gives production its own replicas), each in its own namespace
+    assert staging.kubernetes.serving.environments == production.kubernetes.serving.environments
+    environments = staging.kubernetes.serving.environments
+    assert (environments["staging"].replicas, environments["production"].replicas) == (1, 2)
+    assert environments["staging"].namespace != environments["production"].namespace
     # the base is a shared part, not an environment
     assert (CONFIG_DIR / "base" / "gpu-k8s.yaml").is_file()
     assert {"staging", "production"} <= set(available_configs())
     assert "gpu-k8s" not in available_configs()
+
+
+def test_the_old_per_config_serving_keys_name_their_new_place(write_config) -> None:
+    path = write_config({"kubernetes": {"serving": {"replicas": 3}}})
+    with pytest.raises(
+        ConfigError,
+        match=r"kubernetes\.serving\.replicas is now "
+        r"kubernetes\.serving\.environments\.<staging\|production>\.replicas",
+    ):
+        load_config(str(path))
+    path = write_config({"kubernetes": {"serving": {"environments": {"staging": {}}}}})
+    with pytest.raises(ConfigError, match="exactly 'staging' and 'production'"):
+        load_config(str(path))
 
 
 def test_drift_and_monitoring_settings_are_validated_with_their_keys(write_config) -> None:

@@ -189,21 +189,26 @@ class SeldonKubernetesBackend:
         *,
         deployment_name: str,
         api: CustomObjectsApiLike | None = None,
+        namespace: str | None = None,
         service_account: str | None = None,
         resources: dict[str, dict[str, str]] | None = None,
         replicas: int = 1,
         max_rows: int = DEFAULT_MAX_ROWS,
         request_log_sink: RequestLogSink | None = None,
+        image_pull_secrets: tuple[str, ...] = (),
+        pod_security_context: dict[str, Any] | None = None,
     ) -> SeldonKubernetesBackend:
         """Reuse the stack's Seldon model deployer settings, so gpu-k8s has one source of truth.
 
         The kubeconfig is only read when no API object is given (tests and service connectors
         pass their own).
         """
-        if not config.kubernetes_namespace:
+        namespace = namespace or config.kubernetes_namespace
+        if not namespace:
             raise ValueError(
                 "the Seldon model deployer has no kubernetes_namespace: set it on the stack "
-                "component; this backend does not guess a namespace"
+                "component (or kubernetes.serving.environments.<env>.namespace); this backend "
+                "does not guess a namespace"
             )
         if config.secret and not config.kubernetes_secret_name:
             raise ValueError(
@@ -213,7 +218,7 @@ class SeldonKubernetesBackend:
                 "kubernetes_secret_name"
             )
         target = SeldonTarget(
-            namespace=config.kubernetes_namespace,
+            namespace=namespace,
             deployment_name=deployment_name,
             image=image,
             mlflow_tracking_uri=mlflow_tracking_uri,
@@ -224,7 +229,10 @@ class SeldonKubernetesBackend:
             replicas=replicas,
             max_rows=max_rows,
             request_log_sink=request_log_sink,
+            image_pull_secrets=tuple(image_pull_secrets),
         )
+        if pod_security_context is not None:
+            target = dataclasses.replace(target, pod_security_context=pod_security_context)
         if api is None:
             _load_kube_config(config.kubernetes_context)
             api = JsonPatchingApi()

@@ -107,6 +107,7 @@ def environment_backends(
     backends: dict[str, SeldonKubernetesBackend] = {}
     for environment in ENVIRONMENTS:
         sink = request_log_sink(config, environment, artifact_path, artifact_endpoint)
+        settings = serving.environments[environment]
         try:
             backend = SeldonKubernetesBackend.from_zenml_deployer_config(
                 deployer_config,
@@ -114,11 +115,14 @@ def environment_backends(
                 tracking_uri,
                 deployment_name=deployment_name(config, environment),
                 api=api,
-                service_account=serving.service_account,
-                resources=serving.resources,
-                replicas=serving.replicas,
+                namespace=settings.namespace,
+                service_account=settings.service_account,
+                resources=settings.resources or serving.resources,
+                replicas=settings.replicas,
                 max_rows=config.deployment.max_rows,
                 request_log_sink=sink,
+                image_pull_secrets=tuple(config.kubernetes.pods.image_pull_secrets),
+                pod_security_context=config.kubernetes.pods.pod_security_context(),
             )
         except ValueError as exc:
             raise ServingError(f"cannot serve {environment} on Kubernetes: {exc}") from None

@@ -30,6 +30,7 @@ from mlcicd.serving.kubernetes.targets import (
     SeldonTarget,
     ServedModel,
     label_value,
+    pull_policy,
     validate_dns_label,
     validate_replicas,
 )
@@ -194,7 +195,7 @@ def _container(target: SeldonTarget) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": GRAPH_NODE_NAME,
         "image": target.image,
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": pull_policy(target.image),
         "ports": [{"name": HTTP_PORT_NAME, "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "env": [{"name": "MLFLOW_TRACKING_URI", "value": target.mlflow_tracking_uri}],
     }
@@ -213,7 +214,7 @@ def _container(target: SeldonTarget) -> dict[str, Any]:
                 LIVENESS_PATH, periodSeconds=10, timeoutSeconds=5, failureThreshold=3
             ),
             "volumeMounts": [{"name": "request-log", "mountPath": REQUEST_LOG_DIR}],
-            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+            "securityContext": copy.deepcopy(target.container_security_context),
         }
     )
     return container
@@ -240,7 +241,7 @@ def _shipper(target: SeldonTarget, sink: RequestLogSink) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": SHIPPER_CONTAINER,
         "image": target.image,
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": pull_policy(target.image),
         "command": shipper_command(sink),
     }
     if target.storage_secret_name:  # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, as the model's
@@ -249,7 +250,7 @@ def _shipper(target: SeldonTarget, sink: RequestLogSink) -> dict[str, Any]:
         {
             "resources": copy.deepcopy(sink.resources),
             "volumeMounts": [{"name": "request-log", "mountPath": REQUEST_LOG_DIR}],
-            "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+            "securityContext": copy.deepcopy(target.container_security_context),
         }
     )
     return container
@@ -274,6 +275,10 @@ def _predictor(
     }
     if target.service_account:
         pod_spec["serviceAccountName"] = target.service_account
+    if target.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in target.image_pull_secrets]
+    if target.pod_security_context:
+        pod_spec["securityContext"] = copy.deepcopy(target.pod_security_context)
     predictor: dict[str, Any] = {
         "name": name,
         "replicas": validate_replicas(target.replicas if replicas is None else replicas),

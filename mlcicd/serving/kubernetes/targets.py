@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from mlcicd.config.kubernetes import PodPolicyConfig
 from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, PREDICTIONS_PATH
 
 GRAPH_NODE_NAME = "model"
@@ -98,6 +100,11 @@ def _validate_image(image: str) -> str:
     return image
 
 
+def pull_policy(image: str) -> str:
+    """IfNotPresent only for a digest (it cannot change); a tag is pulled again every start."""
+    return "IfNotPresent" if "@sha256:" in image else "Always"
+
+
 def _validate_resources(resources: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     unknown = set(resources) - {"requests", "limits"}
     if unknown:
@@ -163,6 +170,15 @@ class SeldonTarget:
     max_rows: int = DEFAULT_MAX_ROWS
     request_log_sink: RequestLogSink | None = None
     """The log-shipping sidecar of every predictor pod; None: the log stays in the pod."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """dockerconfigjson Secrets in the namespace the nodes pull the serving image with."""
+    pod_security_context: dict[str, Any] = field(
+        default_factory=lambda: PodPolicyConfig().pod_security_context()
+    )
+    """Pod-level: also covers the executor container the Seldon operator injects."""
+    container_security_context: dict[str, Any] = field(
+        default_factory=PodPolicyConfig.container_security_context
+    )
 
     def __post_init__(self) -> None:
         validate_dns_label(self.namespace, "namespace")
@@ -179,6 +195,8 @@ class SeldonTarget:
             validate_dns_label(self.storage_secret_name, "storage secret name", 253)
         if self.service_account is not None:
             validate_dns_label(self.service_account, "service account", 253)
+        for secret in self.image_pull_secrets:
+            validate_dns_label(secret, "image pull secret", 253)
         validate_replicas(self.replicas)
         if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int):
             raise ValueError(f"max_rows must be an integer, got {self.max_rows!r}")
