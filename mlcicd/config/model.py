@@ -53,6 +53,9 @@ class TrainingConfig(StrictModel):
     """Where interrupted trainings keep their checkpoints."""
 
     checkpoint_dir: str = ".local/checkpoints"
+    # `local`: checkpoint_dir (a re-run with the same data and config resumes). `artifact_store`:
+    # <artifact store>/checkpoints/<run id>, which outlives a lost pod (the gpu-k8s default).
+    checkpoints: Literal["local", "artifact_store"] = "local"
 
     def checkpoint_path(self) -> Path:
         """Absolute checkpoint directory."""

@@ -18,6 +18,7 @@ from inference.packaged_model import PackagedClassifier
 from mlcicd.config import DataSchema, RunConfig
 from mlcicd.data.loading import binary_target, feature_columns
 from mlcicd.data.preprocessing import transform
+from mlcicd.training.checkpoints import CheckpointFolder
 from mlcicd.training.gradient_boosting import train_hist_gradient_boosting
 from mlcicd.training.torch_mlp import EpochMetrics, train_torch_mlp
 
@@ -35,8 +36,12 @@ def fit_packaged_model(
     schema: DataSchema,
     data_fingerprint: str,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
+    checkpoints: CheckpointFolder | None = None,
 ) -> tuple[PackagedClassifier, dict[str, Any]]:
-    """Train the configured model and wrap it with its preprocessing for registration."""
+    """Train the configured model and wrap it with its preprocessing for registration.
+
+    `checkpoints`: where an interrupted training resumes from; default `training.checkpoint_dir`.
+    """
     data = config.data
     features = feature_columns(data, schema)
     x_train = transform(preprocessor, train_split[features])
@@ -52,7 +57,7 @@ def fit_packaged_model(
             y_val,
             config.model.torch_mlp,
             config.seed,
-            checkpoint_dir=config.training.checkpoint_path(),
+            checkpoint_dir=checkpoints or CheckpointFolder.local(config.training.checkpoint_path()),
             checkpoint_key=checkpoint_key(config, data_fingerprint),
             on_epoch=on_epoch,
         )

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from inference.torch_network import TabularMLP, TorchTabularClassifier
 from mlcicd.config import TorchMLPConfig
 from mlcicd.errors import GateRejected
+from mlcicd.training.checkpoints import CheckpointFolder
 
 
 @dataclass(frozen=True)
@@ -109,24 +110,6 @@ def _evaluate(
     return loss, auc, accuracy
 
 
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write atomically so a crash mid-write never leaves a corrupt checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def _load_checkpoint(path: Path, key: str) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # a torn or foreign file is ignored, never trusted
-        return None
-    return state if state.get("key") == key else None
-
-
 def train_torch_mlp(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -134,7 +117,7 @@ def train_torch_mlp(
     y_val: np.ndarray,
     config: TorchMLPConfig,
     seed: int,
-    checkpoint_dir: Path | None = None,
+    checkpoint_dir: Path | CheckpointFolder | None = None,
     checkpoint_key: str = "default",
     on_epoch: Callable[[EpochMetrics], None] | None = None,
     show_progress: bool | None = None,
@@ -161,9 +144,13 @@ def train_torch_mlp(
     xv = torch.tensor(x_val, dtype=torch.float32, device=device)
     yv = torch.tensor(y_val, dtype=torch.float32, device=device)
 
-    checkpoint = checkpoint_dir / f"{checkpoint_key}.pt" if checkpoint_dir else None
+    checkpoint = (
+        CheckpointFolder.local(checkpoint_dir)
+        if isinstance(checkpoint_dir, Path)
+        else checkpoint_dir
+    )
     best_loss, best_state, stale, start_epoch = math.inf, None, 0, 1
-    resumed = _load_checkpoint(checkpoint, checkpoint_key) if checkpoint else None
+    resumed = checkpoint.load(checkpoint_key) if checkpoint is not None else None
     if resumed is not None:
         net.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -226,8 +213,8 @@ def train_torch_mlp(
                 stale += 1
             bar.set_postfix(val_loss=f"{val_loss:.4f}", val_auc=f"{val_auc:.4f}")
             if checkpoint is not None:
-                _save_checkpoint(
-                    checkpoint,
+                checkpoint.save(
+                    checkpoint_key,
                     {
                         "key": checkpoint_key,
                         "epoch": epoch,
@@ -248,8 +235,8 @@ def train_torch_mlp(
             history.stopped_early = stale >= config.patience
     if best_state is None:
         best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    if checkpoint is not None and checkpoint.exists():
-        checkpoint.unlink()
+    if checkpoint is not None:
+        checkpoint.remove(checkpoint_key)
     model = TorchTabularClassifier(
         x_train.shape[1], config.hidden_units, config.dropout, best_state
     )

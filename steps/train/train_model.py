@@ -5,13 +5,23 @@ from typing import Annotated, Any
 import mlflow
 import pandas as pd
 from sklearn.pipeline import Pipeline
-from zenml import log_metadata, step
+from zenml import get_step_context, log_metadata, step
+from zenml.client import Client
 
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import DataSchema, RunConfig
 from mlcicd.registry.lineage import training_lineage
+from mlcicd.training.checkpoints import CheckpointFolder, run_checkpoint_folder
 from mlcicd.training.fit import fit_packaged_model
 from mlcicd.training.torch_mlp import EpochMetrics
+
+
+def _checkpoints(config: RunConfig) -> CheckpointFolder | None:
+    """The artifact store's folder of this run when configured (it outlives a lost pod)."""
+    if config.training.checkpoints != "artifact_store":
+        return None
+    run_id = str(get_step_context().pipeline_run.id)
+    return run_checkpoint_folder(Client().active_stack.artifact_store, run_id)
 
 
 def _log_epoch(metrics: EpochMetrics) -> None:
@@ -54,6 +64,7 @@ def train_model(
         schema,
         data_fingerprint,
         on_epoch=_log_epoch,
+        checkpoints=_checkpoints(config),
     )
     mlflow.log_dict(summary, "training/summary.json")
     device_tags = training_lineage(summary)

@@ -28,13 +28,13 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
 
 from mlcicd.config import MonitoringConfig, load_config
 from mlcicd.data.profile import build_profile
 from mlcicd.errors import PipelineInputError
 from mlcicd.monitoring.monitor import MonitoringContext, build_monitoring_report
 from tests.helpers.monitoring import START, request_log_lines
+from tests.helpers.s3 import s3_server
 
 BUCKET = "ml-cicd-artifacts"
 PREFIX = "zenml/request-logs/production"
@@ -42,13 +42,8 @@ PREFIX = "zenml/request-logs/production"
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def _options(endpoint: str) -> dict[str, dict[str, Any]]:

@@ -92,6 +92,54 @@ def test_checkpoint_of_another_run_is_not_resumed(arrays: Arrays, tmp_path: Path
     assert hist.resumed_from_epoch is None
 
 
+@pytest.fixture(scope="module")
+def s3_store():
+    """The gpu-k8s stack's kind of artifact store: ZenML's S3 store, on a local S3 server."""
+    from tests.helpers.s3 import create_bucket, s3_artifact_store, s3_server
+
+    with s3_server() as endpoint:
+        create_bucket(endpoint, "ml-cicd-artifacts")
+        yield s3_artifact_store(endpoint, "s3://ml-cicd-artifacts/zenml")
+
+
+def test_the_next_pod_of_a_run_resumes_from_the_artifact_store(arrays: Arrays, s3_store) -> None:
+    """A lost pod's checkpoint is in S3 under its run: the Job's next pod carries on from it."""
+    from mlcicd.training.checkpoints import run_checkpoint_folder
+
+    reference, _ = train_torch_mlp(*arrays, SMALL, seed=6, show_progress=False)
+
+    def pod_lost_after_three(metrics) -> None:
+        if metrics.epoch == 3:
+            raise KeyboardInterrupt
+
+    first_pod = run_checkpoint_folder(s3_store, "run-a")
+    with pytest.raises(KeyboardInterrupt):
+        train_torch_mlp(
+            *arrays, SMALL, seed=6, checkpoint_dir=first_pod, checkpoint_key="k",
+            on_epoch=pod_lost_after_three, show_progress=False,
+        )  # fmt: skip
+    assert first_pod.path("k") == "s3://ml-cicd-artifacts/zenml/checkpoints/run-a/k.pt"
+    assert s3_store.exists(first_pod.path("k"))
+    _, other_run = train_torch_mlp(
+        *arrays, SMALL, seed=6, checkpoint_dir=run_checkpoint_folder(s3_store, "run-b"),
+        checkpoint_key="k", show_progress=False,
+    )  # fmt: skip
+    assert other_run.resumed_from_epoch is None  # another run never picks it up
+    next_pod = run_checkpoint_folder(s3_store, "run-a")
+    resumed, history = train_torch_mlp(
+        *arrays, SMALL, seed=6, checkpoint_dir=next_pod, checkpoint_key="k", show_progress=False
+    )
+    assert history.resumed_from_epoch == 3
+    for wr, wx in zip(_weights(reference), _weights(resumed), strict=True):
+        np.testing.assert_array_equal(wr, wx)
+    assert not s3_store.exists(next_pod.path("k"))  # a finished training leaves nothing behind
+
+
+def test_the_gpu_k8s_configs_keep_checkpoints_in_the_artifact_store() -> None:
+    assert load_config("staging")[0].training.checkpoints == "artifact_store"
+    assert load_config("local")[0].training.checkpoints == "local"
+
+
 def test_early_stopping_restores_best_epoch(arrays: Arrays) -> None:
     config = TorchMLPConfig(hidden_units=[64], max_epochs=30, patience=2, learning_rate=0.05)
     model, hist = train_torch_mlp(*arrays, config, seed=0, show_progress=False)
