@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from mlcicd.cli import monitor, release, reports, reviewers, serving, train
+from mlcicd.cli import cluster, monitor, release, reports, reviewers, serving, train
 from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK
 from mlcicd.cli.output import complain, say
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_parsers(sub)
     reviewers.add_parser(sub)
     monitor.add_parser(sub)
+    cluster.add_parser(sub)
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     command = args.command or "train"
+    if command == "cluster-setup":
+        return cluster.cluster_setup
     if args.dry_run is not None:
         return train.dry_run
     if command in serving.COMMANDS:

@@ -19,6 +19,11 @@ PLACEHOLDER_SNAPSHOT_ID = UUID(int=0)
 EXAMPLE_MODEL_VERSION = "1"
 
 
+def _typed(job: dict[str, Any]) -> dict[str, Any]:
+    """The Job with the apiVersion and kind the typed endpoint implies, so the file stands alone."""
+    return {"apiVersion": "batch/v1", "kind": "Job", **job}
+
+
 def predicted_images(stack: Any, snapshot: Any) -> dict[str, str]:
     """Build key ('orchestrator' or '<step>.orchestrator') -> the image name ZenML would push."""
     from zenml.utils.pipeline_docker_image_builder import PipelineDockerImageBuilder
@@ -121,7 +126,7 @@ def step_job(stack: Any, snapshot: Any, step_name: str, image: str) -> dict[str,
         labels=labels,
         annotations={"zenml.io/step_name": step_name},
     )
-    document: dict[str, Any] = ApiClient().sanitize_for_serialization(job)
+    document: dict[str, Any] = _typed(ApiClient().sanitize_for_serialization(job))
     document["metadata"]["namespace"] = orchestrator.config.kubernetes_namespace
     return document
 
@@ -159,8 +164,8 @@ def orchestrator_job_document(stack: Any, snapshot: Any, image: str) -> dict[str
     """`orchestrator_job` as the YAML the dry run writes."""
     from kubernetes.client import ApiClient
 
-    document: dict[str, Any] = ApiClient().sanitize_for_serialization(
-        orchestrator_job(stack, snapshot, image)
+    document: dict[str, Any] = _typed(
+        ApiClient().sanitize_for_serialization(orchestrator_job(stack, snapshot, image))
     )
     document["metadata"]["namespace"] = stack.orchestrator.config.kubernetes_namespace
     return document
