@@ -1,11 +1,11 @@
-"""`python run.py --env ENV cluster-setup --dry-run [DIR] | --apply`: prepare a cluster once."""
+"""`run.py --env ENV cluster-setup --dry-run [DIR] | --apply` (once) and `preflight` (any time)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from mlcicd.cli.common import EXIT_OK
+from mlcicd.cli.common import EXIT_ERROR, EXIT_OK
 from mlcicd.cli.output import complain, say
 
 HEADER = """What `python run.py --env {env} cluster-setup --apply` applies (rendered by --dry-run).
@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--apply",
         action="store_true",
         help="server-side apply everything through the stack's kubeconfig context",
+    )
+    sub.add_parser(
+        "preflight",
+        help="check everything a gpu-k8s run needs (ZenML server, MLflow, S3, registry, the "
+        "cluster's namespaces, Secrets, Seldon CRD and gateway, GPU nodes) before any build",
     )
 
 
@@ -73,4 +78,26 @@ def cluster_setup(args: argparse.Namespace) -> int:
         say(f"  {document['kind']:<19} {meta['name']}{where}")
     if missing:
         complain(f"--apply would refuse: not set: {', '.join(missing)}")
+    return EXIT_OK
+
+
+def preflight(args: argparse.Namespace) -> int:
+    """Run every check; exit 1 when one fails, after printing them all."""
+    from mlcicd.config.loader import load_config
+    from mlcicd.stack.cluster import orchestrator_context
+    from mlcicd.stack.loader import load_stack_spec
+    from mlcicd.stack.preflight import kubernetes_apis, run_preflight
+
+    config, _ = load_config(args.config)
+    spec = load_stack_spec(args.stack or config.stack)
+    checks = run_preflight(config, spec, kubernetes_apis(orchestrator_context(spec)))
+    say(f"preflight of stack '{spec['stack_name']}' with configs/{config.environment}.yaml:")
+    for check in checks:
+        say(f"  {'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    failed = [check for check in checks if not check.ok]
+    if failed:
+        complain(f"preflight: {len(failed)} of {len(checks)} checks failed; fix them before a run "
+                 "builds any image")  # fmt: skip
+        return EXIT_ERROR
+    say(f"preflight: all {len(checks)} checks passed")
     return EXIT_OK

@@ -77,6 +77,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     command = args.command or "train"
     if command == "cluster-setup":
         return cluster.cluster_setup
+    if command == "preflight":
+        return cluster.preflight
     if args.dry_run is not None:
         return train.dry_run
     if command in serving.COMMANDS:
