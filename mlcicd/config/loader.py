@@ -9,6 +9,7 @@ every configs/*.yaml is listed as a selectable environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,31 @@ def read_config_mapping(
     return deep_merge(base, raw), [*bases, base_path]
 
 
+IMAGE_VARIABLES = {
+    "ML_CICD_SERVING_IMAGE": ("serving", "image"),
+    "ML_CICD_STEP_PARENT_IMAGE": ("image", "parent_image"),
+}
+"""The images CI built for this commit (.github/workflows/deploy.yml), by digest: they replace
+kubernetes.serving.image and the step image's parent, so what runs is what the commit holds."""
+
+
+def _built_images(raw: dict[str, Any]) -> None:
+    for variable, (section, key) in IMAGE_VARIABLES.items():
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            continue
+        if "@sha256:" not in value:
+            raise ConfigError(
+                f"{variable}={value!r} must name an image by digest (<repository>@sha256:...), so "
+                "the deployed code cannot drift from the commit that built it"
+            )
+        kubernetes = raw.setdefault("kubernetes", {})
+        block = kubernetes.setdefault(section, {})
+        block[key] = value
+        if section == "image":
+            block["parent_dockerfile"] = None  # the built image replaces the Dockerfile
+
+
 def load_config(name_or_path: str) -> tuple[RunConfig, DataSchema]:
     """Load an environment config and its declared schema, validated against each other."""
     path = resolve_config_path(name_or_path)
@@ -113,6 +139,7 @@ def load_config(name_or_path: str) -> tuple[RunConfig, DataSchema]:
     if bases:
         # the user's file first (it is the one they passed); a bad key may come from a base
         source += f" (extends {' -> '.join(str(b) for b in reversed(bases))})"
+    _built_images(raw)
     config = validate_run_config(raw, source)
     schema = load_schema(config.data.schema_file())
     check_config_against_schema(config, schema)

@@ -581,9 +581,50 @@ def test_dockerfile_runs_the_model_server_with_seldon_core():
     users = [args for op, args in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     runs = " ".join(args for op, args in instructions if op == "RUN")
-    assert "uv sync --frozen --no-dev --no-install-project" in runs
+    assert "uv sync --frozen --only-group serve --no-install-project" in runs
     env = " ".join(args for op, args in instructions if op == "ENV")
     assert "PYTHONPATH=/app" in env
+
+
+def _serve_closure() -> set[str]:
+    """Every package the `serve` dependency group installs, resolved through uv.lock."""
+    import tomllib
+
+    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
+    packages = {p["name"]: p for p in lock["package"]}
+    root = packages["ml-cicd"]
+    todo = [d["name"] for d in root["dev-dependencies"]["serve"]]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [d["name"] for d in packages[name].get("dependencies", [])]
+    return seen
+
+
+def test_the_serving_image_installs_what_the_server_imports_and_no_training_stack():
+    """Static: third-party imports of mlcicd/serving/server and inference/ vs the serve group."""
+    import ast
+    import importlib.metadata
+    import sys as _sys
+
+    distributions = importlib.metadata.packages_distributions()
+    imported: set[str] = set()
+    for folder in ("mlcicd/serving/server", "inference"):
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    third_party = imported - set(_sys.stdlib_module_names) - {"mlcicd", "inference"}
+    closure = _serve_closure()
+    for module in sorted(third_party):
+        names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        assert names & closure, f"the server imports {module} ({names}); add it to `serve`"
+    assert not {"zenml", "great-expectations", "fairlearn", "streamlit", "mlflow"} & closure
 
 
 def test_every_path_the_dockerfile_copies_exists():

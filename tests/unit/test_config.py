@@ -242,3 +242,19 @@ def test_drift_and_monitoring_settings_are_validated_with_their_keys(write_confi
         load_config(str(write_config({"monitoring": {"thresholds": {"max_p99_ratio": 0.5}}})))
     config, _ = load_config(str(write_config({"monitoring": {"action": "retrain"}})))
     assert config.monitoring.action == "retrain" and config.drift.on_drift == "warn"
+
+
+def test_ci_built_images_replace_the_configured_ones_by_digest_only(monkeypatch) -> None:
+    digest = "registry.example.com/ml-cicd/ml-cicd-seldon-server@sha256:" + "a" * 64
+    parent = "registry.example.com/ml-cicd/ml-cicd-cuda@sha256:" + "b" * 64
+    monkeypatch.setenv("ML_CICD_SERVING_IMAGE", digest)
+    monkeypatch.setenv("ML_CICD_STEP_PARENT_IMAGE", parent)
+    config = load_config("staging")[0]
+    assert config.kubernetes.serving.image == digest
+    assert (config.kubernetes.image.parent_image, config.kubernetes.image.parent_dockerfile) == (
+        parent,
+        None,
+    )
+    monkeypatch.setenv("ML_CICD_SERVING_IMAGE", "registry.example.com/ml-cicd/server:abc123")
+    with pytest.raises(ConfigError, match=r"ML_CICD_SERVING_IMAGE=.*must name an image by digest"):
+        load_config("staging")

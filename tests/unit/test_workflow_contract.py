@@ -65,8 +65,8 @@ def test_every_run_py_call_in_a_workflow_parses(path: Path) -> None:
 def test_cluster_workflows_set_every_variable_the_stack_needs(name: str) -> None:
     workflow = load_workflow(WORKFLOWS_DIR / name)
     for job_name, job in workflow["jobs"].items():
-        if job_name == "changes":  # deploy.yml's diff check touches no cluster
-            continue
+        if job_name in {"changes", "images"}:  # deploy.yml's diff check and image build
+            continue  # touch no cluster
         env = job.get("env", {})
         missing = [v for v in STACK_VARIABLES if env.get(v) != f"${{{{ secrets.{v} }}}}"]
         assert not missing, f"{name} job {job_name} lacks {missing}"
@@ -122,11 +122,41 @@ def test_deploy_runs_only_after_ci_passed_on_that_commit() -> None:
     for condition in ("workflow_run.conclusion == 'success'", "workflow_run.event == 'push'",
                       "head_repository.full_name == github.repository"):  # fmt: skip
         assert condition in gate["if"]
-    assert job["needs"] == "changes" and job["if"] == "needs.changes.outputs.code == 'true'"
-    [checkout] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
-    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
-    [check] = [s for s in job["steps"] if s.get("name") == "CI passed on the dispatched commit"]
+    images = deploy["jobs"]["images"]
+    assert images["needs"] == "changes" and images["if"] == "needs.changes.outputs.code == 'true'"
+    assert job["needs"] == ["changes", "images"]
+    assert job["if"] == "needs.changes.outputs.code == 'true'"
+    for built in (job, images):
+        [checkout] = [
+            s for s in built["steps"] if s.get("uses", "").startswith("actions/checkout@")
+        ]
+        assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    # a dispatched commit is checked before anything is built or deployed
+    [check] = [s for s in gate["steps"] if s.get("name") == "CI passed on the dispatched commit"]
     assert "--workflow ci.yml" in check["run"] and "--status success" in check["run"]
+    assert gate["steps"][0] is check
+
+
+def test_deploy_builds_the_images_of_its_commit_and_runs_them_by_digest() -> None:
+    deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
+    images, job = deploy["jobs"]["images"], deploy["jobs"]["train-and-deploy-staging"]
+    builds = {
+        s["id"]: s for s in images["steps"] if "docker/build-push-action@" in s.get("uses", "")
+    }
+    assert builds["serving"]["with"]["file"] == "stacks/seldon/Dockerfile"
+    assert builds["cuda"]["with"]["file"] == "stacks/kubernetes/Dockerfile.cuda"
+    for build in builds.values():
+        assert build["with"]["push"] is True
+        assert build["with"]["tags"].endswith(
+            ":${{ github.event.workflow_run.head_sha || github.sha }}"
+        )
+    assert images["outputs"]["serving"].endswith("@${{ steps.serving.outputs.digest }}")
+    assert images["outputs"]["step-parent"].endswith("@${{ steps.cuda.outputs.digest }}")
+    assert job["env"]["ML_CICD_SERVING_IMAGE"] == "${{ needs.images.outputs.serving }}"
+    assert job["env"]["ML_CICD_STEP_PARENT_IMAGE"] == "${{ needs.images.outputs.step-parent }}"
+    from mlcicd.config.loader import IMAGE_VARIABLES
+
+    assert set(IMAGE_VARIABLES) == {"ML_CICD_SERVING_IMAGE", "ML_CICD_STEP_PARENT_IMAGE"}
 
 
 def test_ci_never_cancels_a_run_of_main_and_docs_do_not_retrain() -> None:
