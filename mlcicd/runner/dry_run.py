@@ -258,8 +258,10 @@ def _dry_run_in_store(
     from mlcicd.stack.loader import ensure_stack
 
     source_utils.set_custom_source_root(str(REPO_ROOT))
-    ensure_stack(stack_name, activate=False, allow_local_store=True)
-    stack = Stack.from_model(Client().get_stack(stack_name, allow_name_prefix_match=False))
+    registered = ensure_stack(
+        stack_name, activate=False, allow_local_store=True, environment=config.environment
+    ).name
+    stack = Stack.from_model(Client().get_stack(registered, allow_name_prefix_match=False))
     out_dir.mkdir(parents=True, exist_ok=True)
     result = DryRunResult(out_dir=out_dir, stack=stack_name, validation=_validate(stack))
     result.files.append(

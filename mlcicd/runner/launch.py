@@ -36,7 +36,7 @@ def run_training(config: RunConfig, schema: DataSchema, stack_name: str) -> Trai
         raise PipelineInputError(
             f"golden rows file not found: {config.gates.golden_rows.resolved()}"
         )
-    activate_stack(stack_name)
+    activate_stack(stack_name, config.environment)
     run_name = new_run_name("training")
     arguments = {"config": config, "schema": schema, "launch_lineage": git_lineage()}
     try:

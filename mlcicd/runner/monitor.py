@@ -121,7 +121,7 @@ def run_monitoring(
 
     if labels_path is not None and not Path(labels_path).is_file():
         raise MlCicdError(f"labels file not found: {labels_path}")
-    activate_stack(stack)
+    activate_stack(stack, config.environment)
     run_name = new_run_name("monitoring")
     arguments = {
         "config": config,

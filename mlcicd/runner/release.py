@@ -31,7 +31,7 @@ def run_release(
 
     if not (actor or "").strip():
         raise ApprovalError("a release needs the signed-in reviewer who starts it (--reviewer)")
-    activate_stack(stack)
+    activate_stack(stack, config.environment)
     client = MlflowClient(tracking_uri=active_tracking_uri())
     # refuse before any ZenML work
     require_approved(client, config.model_name, version, staged=action == "promote")

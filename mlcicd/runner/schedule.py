@@ -72,7 +72,7 @@ def schedule_monitoring(
             "let the monitor.yml workflow run it"
         )
     name = schedule_name(config)
-    activate_stack(stack_name)
+    activate_stack(stack_name, config.environment)
     client = Client()
     try:
         existing = client.get_schedule(name, allow_name_prefix_match=False)

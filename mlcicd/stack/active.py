@@ -37,18 +37,21 @@ def open_environment(
     prepare_environment()
     environment = Environment(config, schema, stack or config.stack)
     if activate:
-        activate_stack(environment.stack)
+        activate_stack(environment.stack, config.environment)
     return environment
 
 
-def activate_stack(stack_name: str) -> None:
-    """Make the repository the source root and the named stack active (registering it if needed)."""
+def activate_stack(stack_name: str, environment: str | None = None) -> None:
+    """Make the repository the source root and the named stack active (registering it if needed).
+
+    A remote stack is registered per environment (`gpu-k8s-staging`), see `for_environment`.
+    """
     from zenml.utils import source_utils
 
     from mlcicd.stack.loader import ensure_stack
 
     source_utils.set_custom_source_root(str(REPO_ROOT))
-    ensure_stack(stack_name)
+    ensure_stack(stack_name, environment=environment)
 
 
 def active_tracking_uri() -> str:

@@ -304,9 +304,43 @@ def register_project_flavors(client: Client) -> list[str]:
     return changed
 
 
-def ensure_stack(name: str, activate: bool = True, allow_local_store: bool = False) -> StackSync:
+def for_environment(spec: dict[str, Any], environment: str) -> dict[str, Any]:
+    """The stack as registered for one environment: `<stack>-<env>`, own components and secrets.
+
+    `gpu-k8s-mlflow` becomes `gpu-k8s-staging-mlflow`, references included. On a shared ZenML
+    server every caller registers from its own variables and secrets; one registration per
+    environment means a staging deploy never rewrites what a production run's pods resolve their
+    credentials from.
+    """
+    stack = str(spec["stack_name"])
+    instance = f"{stack}-{environment}"
+
+    def rename(name: str) -> str:
+        return f"{instance}{name[len(stack) :]}" if name.startswith(f"{stack}-") else name
+
+    secrets = {str(s["name"]) for s in spec.get("secrets") or []}
+    text = json.dumps(spec)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace("{{" + secret + ".", "{{" + rename(secret) + ".")
+    renamed: dict[str, Any] = json.loads(text)
+    renamed["stack_name"] = instance
+    for secret in renamed.get("secrets") or []:
+        secret["name"] = rename(secret["name"])
+    for comps in renamed["components"].values():
+        for comp in comps:
+            comp["name"] = rename(comp["name"])
+    return renamed
+
+
+def ensure_stack(
+    name: str,
+    activate: bool = True,
+    allow_local_store: bool = False,
+    environment: str | None = None,
+) -> StackSync:
     """Register stacks/<name>.yaml if missing or changed, then activate it.
 
+    With `environment`, a remote stack is registered as `<name>-<environment>` (for_environment).
     A stack that runs steps remotely is refused on a local store unless `allow_local_store`
     (the dry run and the offline tests register it into a throwaway store on purpose).
     """
@@ -316,7 +350,11 @@ def ensure_stack(name: str, activate: bool = True, allow_local_store: bool = Fal
     from mlcicd.serving.local.deployer import refresh_service_records
 
     spec = load_stack_spec(name)
-    if requires_remote_server(spec) and not allow_local_store:
+    remote = requires_remote_server(spec)
+    if remote and environment:
+        spec = for_environment(spec, environment)
+        name = str(spec["stack_name"])
+    if remote and not allow_local_store:
         require_remote_store(name)
     client = Client()
     sync = StackSync(name=name)

@@ -99,6 +99,44 @@ def test_registration_is_idempotent_and_follows_secret_changes(gpu_k8s_stack, mo
     ]
 
 
+def test_each_environment_registers_its_own_stack_and_secrets(
+    gpu_k8s_env, zenml_client, monkeypatch
+):
+    """A staging deploy never rewrites the credentials a production run's pods resolve."""
+    staging = ensure_stack("gpu-k8s", activate=False, allow_local_store=True, environment="staging")
+    monkeypatch.setenv("GPU_K8S_MLFLOW_PASSWORD", "production-password")
+    monkeypatch.setenv("GPU_K8S_NAMESPACE", "ml-pipelines-production")
+    production = ensure_stack(
+        "gpu-k8s", activate=False, allow_local_store=True, environment="production"
+    )
+    assert (staging.name, production.name) == ("gpu-k8s-staging", "gpu-k8s-production")
+    assert (
+        production.secrets_updated == []
+        and "gpu-k8s-production-mlflow" in production.secrets_created
+    )
+
+    def password(secret: str) -> str:
+        return zenml_client.get_secret(secret, allow_partial_name_match=False).secret_values[
+            "password"
+        ]
+
+    assert password("gpu-k8s-staging-mlflow") == "dummy-password"
+    assert password("gpu-k8s-production-mlflow") == "production-password"
+    for environment, namespace in (
+        ("staging", "ml-pipelines"),
+        ("production", "ml-pipelines-production"),
+    ):
+        stack = zenml_client.get_stack(f"gpu-k8s-{environment}", allow_name_prefix_match=False)
+        (orchestrator,) = stack.components[StackComponentType.ORCHESTRATOR]
+        assert orchestrator.name == f"gpu-k8s-{environment}-orchestrator"
+        assert orchestrator.configuration["kubernetes_namespace"] == namespace
+        (tracker,) = stack.components[StackComponentType.EXPERIMENT_TRACKER]
+        assert tracker.configuration["tracking_password"] == (
+            f"{{{{gpu-k8s-{environment}-mlflow.password}}}}"
+        )
+    assert zenml_client.active_stack_model.name == "local"
+
+
 def test_the_stack_is_refused_on_a_local_store(gpu_k8s_env, zenml_client):
     with pytest.raises(PipelineInputError) as info:
         ensure_stack("gpu-k8s")
