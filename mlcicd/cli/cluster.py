@@ -35,6 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="server-side apply everything through the stack's kubeconfig context",
     )
     sub.add_parser(
+        "stop-runs",
+        help="stop the pipeline runs this machine launched that are still going (a cancelled "
+        "CI job's; on Kubernetes their Jobs are deleted)",
+    )
+    sub.add_parser(
         "preflight",
         help="check everything a gpu-k8s run needs (ZenML server, MLflow, S3, registry, the "
         "cluster's namespaces, Secrets, Seldon CRD and gateway, GPU nodes) before any build",
@@ -100,4 +105,16 @@ def preflight(args: argparse.Namespace) -> int:
                  "builds any image")  # fmt: skip
         return EXIT_ERROR
     say(f"preflight: all {len(checks)} checks passed")
+    return EXIT_OK
+
+
+def stop_runs(args: argparse.Namespace) -> int:
+    """Stop what this machine launched and is still running."""
+    from mlcicd.paths import prepare_environment
+    from mlcicd.runner.stop_runs import stop_launched_runs
+
+    prepare_environment()
+    say("stopping the pipeline runs this machine launched:")
+    stopped = stop_launched_runs(say)
+    say(f"stop-runs: {len(stopped)} run(s) stopped")
     return EXIT_OK

@@ -79,6 +79,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         return cluster.cluster_setup
     if command == "preflight":
         return cluster.preflight
+    if command == "stop-runs":
+        return cluster.stop_runs
     if args.dry_run is not None:
         return train.dry_run
     if command in serving.COMMANDS:

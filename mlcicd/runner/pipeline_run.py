@@ -12,6 +12,7 @@ from typing import Any
 
 from mlcicd.config import RunConfig
 from mlcicd.runner.failures import quiet_expected_failures, typed_failure, unfinished_run_failure
+from mlcicd.runner.stop_runs import record_launch
 from mlcicd.stack.active import stack_run_options
 
 
@@ -50,6 +51,7 @@ def run_pipeline(
 
     quiet_expected_failures()
     options = stack_run_options(pipeline, arguments, config, stack_name, strict=strict)
+    record_launch(run_name)
     try:
         pipeline.with_options(run_name=run_name, **options)(**arguments)
     except Exception as exc:

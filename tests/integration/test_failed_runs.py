@@ -113,3 +113,18 @@ def test_a_completed_run_is_returned(config):
         "local",
     )  # fmt: skip
     assert str(getattr(run.status, "value", run.status)) == "completed"
+
+
+def test_stop_runs_knows_every_launched_run_and_stops_only_unfinished_ones(config):
+    from mlcicd.runner.stop_runs import launched_file, record_launch, stop_launched_runs
+
+    launched_file().unlink(missing_ok=True)
+    name = new_run_name("judged")
+    run_pipeline(judged_pipeline, name, {"kind": "ok"}, config, "local")
+    assert name in launched_file().read_text().split()  # recorded before it was submitted
+    record_launch("training-never-submitted")
+    said: list[str] = []
+    assert stop_launched_runs(said.append) == []
+    assert f"  {name}: already completed" in said
+    assert "  training-never-submitted: not on the ZenML server (never submitted)" in said
+    assert not launched_file().exists()  # forgotten once handled

@@ -215,3 +215,25 @@ def test_deploys_diff_check_skips_documentation_only_commits(
     env = {"PATH": "/usr/bin:/bin", "EVENT": "workflow_run", "GITHUB_OUTPUT": str(output)}
     subprocess.run([*GITHUB_SHELL, "-c", step["run"]], cwd=tmp_path, env=env, check=True)
     assert output.read_text().strip() == f"code={code}"
+
+
+def test_every_job_that_starts_a_cluster_run_stops_it_when_cancelled() -> None:
+    """A cancelled job must not leave its Kubernetes Jobs (and a GPU) running."""
+    import re
+
+    # the commands that submit a pipeline run: training (the default), monitor, promote
+    launch = re.compile(r"run\.py --env \S+(?:\s+(?:train|monitor --since\S*|promote)\b|\s*$)", re.M)
+    checked: list[str] = []
+    for name in ("deploy.yml", "monitor.yml", "promote.yml"):
+        for job_name, job in load_workflow(WORKFLOWS_DIR / name)["jobs"].items():
+            scripts = [
+                re.sub(r"\\\n\s*", " ", str(step.get("run", ""))) for step in job.get("steps", [])
+            ]
+            if not any(launch.search(script) for script in scripts):
+                continue
+            stops = [step for step in job["steps"] if "stop-runs" in str(step.get("run", ""))]
+            assert stops, f"{name} job {job_name} starts a run but never stops it"
+            assert stops[0]["if"] == "cancelled()"
+            checked.append(f"{name}:{job_name}")
+            assert "run.py --env" in stops[0]["run"]
+    assert len(checked) == 4, checked  # deploy, monitor, retrain, promote
