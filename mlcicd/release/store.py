@@ -91,6 +91,15 @@ locks_table = Table(
     Column("acquired_at", String(40), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+aborts_table = Table(  # a person's request to abort a running rollout (mlcicd.release.rollout)
+    "rollout_aborts",
+    metadata,
+    Column("model_name", String(256), primary_key=True),
+    Column("environment", String(64), primary_key=True),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
 imports_table = Table(
     "release_imports",
     metadata,

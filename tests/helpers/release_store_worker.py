@@ -3,7 +3,7 @@
 `python -m tests.helpers.release_store_worker decide-many MODEL N START WORKER` records a decision on
 versions 1..N of MODEL, starting at epoch START (so two workers collide), and prints one line
 `won <version>` per decision it took. `hold-lock NAME LEASE SECONDS` takes a lock, prints
-`holding`, and sleeps. `open START` opens the store (creating its tables) at epoch START. `decide TRACKING_URI MODEL VERSION SHA REVIEWER START` runs the full
+`holding`, and sleeps. `abort MODEL ENV` requests a rollout abort. `open START` opens the store (creating its tables) at epoch START. `decide TRACKING_URI MODEL VERSION SHA REVIEWER START` runs the full
 `decide()` and prints `won` or `lost`. The store is the one ML_CICD_RELEASE_STORE_URL names.
 """
 
@@ -21,6 +21,11 @@ def main(argv: list[str]) -> int:
     from mlcicd.release.store import AuditEvent, DecisionExists, DecisionRow, release_store
 
     mode, *args = argv
+    if mode == "abort":  # the console, on another machine than the rollout
+        from mlcicd.release.rollout.aborts import request_abort
+
+        request_abort(args[0], args[1], "alice", "the dashboard looks wrong")
+        return 0
     if mode == "open":  # several processes opening an empty store at the same instant
         _wait_until(float(args[0]))
         release_store()

@@ -75,6 +75,22 @@ def test_a_decision_is_taken_once_and_the_second_is_told_who_took_it() -> None:
     assert store.decision("m", "2") is None
 
 
+def test_an_abort_requested_elsewhere_reaches_the_rollout_through_the_store() -> None:
+    """The console and a rollout running in a step pod share only the release store."""
+    from mlcicd.release.rollout.aborts import abort_requested, clear_abort
+
+    assert abort_requested("m", "production") is None
+    console = _worker("abort", "m", "production")
+    console.communicate(timeout=120)
+    assert console.returncode == 0
+    request = abort_requested("m", "production")
+    assert request is not None and request["actor"] == "alice"
+    assert request["reason"] == "the dashboard looks wrong"
+    assert abort_requested("m", "staging") is None
+    clear_abort("m", "production")
+    assert abort_requested("m", "production") is None
+
+
 def test_replicas_opening_an_empty_store_at_the_same_instant_all_succeed() -> None:
     start = f"{time.time() + 5:.3f}"  # all workers are imported by then
     workers = [_worker("open", start) for _ in range(4)]

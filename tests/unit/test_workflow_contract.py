@@ -222,7 +222,9 @@ def test_every_job_that_starts_a_cluster_run_stops_it_when_cancelled() -> None:
     import re
 
     # the commands that submit a pipeline run: training (the default), monitor, promote
-    launch = re.compile(r"run\.py --env \S+(?:\s+(?:train|monitor --since\S*|promote)\b|\s*$)", re.M)
+    launch = re.compile(
+        r"run\.py --env \S+(?:\s+(?:train|monitor --since\S*|promote)\b|\s*$)", re.M
+    )
     checked: list[str] = []
     for name in ("deploy.yml", "monitor.yml", "promote.yml"):
         for job_name, job in load_workflow(WORKFLOWS_DIR / name)["jobs"].items():

@@ -1,47 +1,46 @@
 """An abort requested by a person (the console's "Abort rollout"), seen by the running engine.
 
-A request is a small file beside the audit log; the engine checks it every analysis interval
-and rolls back exactly as on a breach. A file, not a field of the rollout record, so that the
-engine's own writes of that record can never overwrite the request.
+A request is a row of the release store (`rollout_aborts`), so the console and a rollout that
+runs in a step pod on another machine see the same one; the engine checks it every analysis
+interval and rolls back exactly as on a breach. A row of its own, not a field of the rollout
+record, so that the engine's own writes of that record can never overwrite the request.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import re
-from pathlib import Path
 from typing import Any
 
-from mlcicd.release.audit import audit_dir, now_utc
+from sqlalchemy import delete, insert, select
+
+from mlcicd.release.audit import now_utc
+from mlcicd.release.store import aborts_table, release_store
 
 
-def _abort_file(model_name: str, environment: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{model_name}-{environment}")
-    folder = audit_dir() / "rollouts"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{safe}.abort"
+def _where(model_name: str, environment: str) -> Any:
+    return (aborts_table.c.model_name == model_name) & (aborts_table.c.environment == environment)
 
 
 def request_abort(model_name: str, environment: str, actor: str, reason: str) -> None:
-    """Ask the running rollout to roll back at its next check."""
-    payload = {"actor": actor, "reason": reason, "at": now_utc()}
-    path = _abort_file(model_name, environment)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
-    tmp.replace(path)
+    """Ask the running rollout to roll back at its next check (a newer request replaces one)."""
+    row = {"model_name": model_name, "environment": environment, "actor": actor,
+           "reason": reason, "at": now_utc()}  # fmt: skip
+    with release_store().engine.begin() as connection:
+        connection.execute(delete(aborts_table).where(_where(model_name, environment)))
+        connection.execute(insert(aborts_table).values(**row))
 
 
 def abort_requested(model_name: str, environment: str) -> dict[str, Any] | None:
     """The pending request (who, why, when), or None."""
-    try:
-        raw = json.loads(_abort_file(model_name, environment).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return raw if isinstance(raw, dict) else {"actor": "?", "reason": "", "at": ""}
+    with release_store().engine.connect() as connection:
+        row = connection.execute(
+            select(aborts_table.c.actor, aborts_table.c.reason, aborts_table.c.at).where(
+                _where(model_name, environment)
+            )
+        ).first()
+    return None if row is None else {"actor": row.actor, "reason": row.reason, "at": row.at}
 
 
 def clear_abort(model_name: str, environment: str) -> None:
     """Forget a request (a new rollout starts clean)."""
-    with contextlib.suppress(FileNotFoundError):
-        _abort_file(model_name, environment).unlink()
+    with release_store().engine.begin() as connection:
+        connection.execute(delete(aborts_table).where(_where(model_name, environment)))
