@@ -225,3 +225,46 @@ def test_the_readme_of_deploy_k8s_names_the_regeneration_command():
     readme = (DEPLOY / "README.md").read_text()
     assert "cluster-setup --dry-run deploy/k8s/staging" in readme
     assert Path(DEPLOY / "staging" / "cluster.yaml").is_file()
+
+
+def _seldon_schema() -> dict[str, Any]:
+    """The Seldon v1 CRD schema, strict: a field the CRD does not know is an error."""
+    schema: dict[str, Any] = yaml.safe_load(
+        (
+            REPO_ROOT / "tests" / "fixtures" / "seldon" / "seldondeployment-v1-schema.yaml"
+        ).read_text()
+    )
+
+    def close(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                close(value)
+        elif isinstance(node, list):
+            for value in node:
+                close(value)
+
+    close(schema)
+    schema["properties"]["metadata"] = {"type": "object"}  # the API server's ObjectMeta
+    return schema
+
+
+def _seldon_documents(dry_run: Any) -> dict[str, dict[str, Any]]:
+    documents = dict(dry_run.seldon)
+    for name in ("single", "canary", "shadow"):
+        path = REPO_ROOT / "tests" / "fixtures" / "seldon" / f"{name}.yaml"
+        documents[name] = yaml.safe_load(path.read_text())
+    return documents
+
+
+def test_every_seldon_deployment_passes_the_seldon_v1_crd_schema(staging_dry_run):
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(_seldon_schema())
+    for name, document in _seldon_documents(staging_dry_run).items():
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+        assert errors == [], name
+    broken = _seldon_documents(staging_dry_run)["canary"]
+    broken["spec"]["predictors"][1]["trafic"] = 10
+    assert any("trafic" in e.message for e in validator.iter_errors(broken))
