@@ -6,6 +6,7 @@ one simulated part (a stand-in answering like the API server, including 404 refu
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,6 +53,9 @@ def test_a_real_mlflow_server_and_bucket_pass(gpu_k8s_env, monkeypatch, tmp_path
     from tests.helpers.s3 import ACCESS_KEY, SECRET_KEY, create_bucket, s3_server
 
     spec = load_stack_spec("gpu-k8s")
+    # moto keeps its buckets per process, across servers: a name no other test created
+    bucket = f"preflight-{uuid.uuid4().hex[:12]}"
+    spec["components"]["artifact_store"][0]["configuration"]["path"] = f"s3://{bucket}/zenml"
     with mlflow_server(tmp_path / "mlflow") as url, s3_server() as endpoint:
         spec["components"]["experiment_tracker"][0]["configuration"]["tracking_uri"] = url
         monkeypatch.setenv("GPU_K8S_S3_ENDPOINT_URL", endpoint)
@@ -59,8 +63,8 @@ def test_a_real_mlflow_server_and_bucket_pass(gpu_k8s_env, monkeypatch, tmp_path
         monkeypatch.setenv("GPU_K8S_S3_SECRET_ACCESS_KEY", SECRET_KEY)
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         missing = check_artifact_store(spec)
-        assert not missing.ok and "ml-cicd-artifacts refused" in missing.detail
-        create_bucket(endpoint, "ml-cicd-artifacts")
+        assert not missing.ok and f"{bucket} refused" in missing.detail
+        create_bucket(endpoint, bucket)
         assert check_artifact_store(spec).ok
         assert check_mlflow(spec).ok
 
