@@ -55,7 +55,8 @@ class ClusterNames:
     registry: str
 
 
-def _component(spec: dict[str, Any], kind: str) -> dict[str, Any]:
+def component_config(spec: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The configuration of the stack file's first component of a kind ({} without one)."""
     components = spec.get("components", {}).get(kind) or [{}]
     configuration: dict[str, Any] = components[0].get("configuration") or {}
     return configuration
@@ -63,20 +64,20 @@ def _component(spec: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def orchestrator_context(spec: dict[str, Any]) -> str | None:
     """The kubeconfig context the stack's orchestrator uses (GPU_K8S_CONTEXT)."""
-    context = _component(spec, "orchestrator").get("kubernetes_context")
+    context = component_config(spec, "orchestrator").get("kubernetes_context")
     return str(context) if context else None
 
 
 def cluster_names(config: RunConfig, spec: dict[str, Any]) -> ClusterNames:
     """Read the names; a stack without a Kubernetes orchestrator or Seldon is refused."""
-    orchestrator = _component(spec, "orchestrator")
-    deployer = _component(spec, "model_deployer")
+    orchestrator = component_config(spec, "orchestrator")
+    deployer = component_config(spec, "model_deployer")
     if not orchestrator.get("kubernetes_namespace") or not deployer:
         raise PipelineInputError(
             f"cluster-setup needs a stack with a Kubernetes orchestrator and a Seldon model "
             f"deployer; stack '{spec.get('stack_name')}' has not both"
         )
-    builder = _component(spec, "image_builder")
+    builder = component_config(spec, "image_builder")
     volumes = builder.get("volumes") or []
     push = next((v["secret"]["secretName"] for v in volumes if "secret" in v), "registry-push")
     serving = config.kubernetes.serving.environments
@@ -95,7 +96,7 @@ def cluster_names(config: RunConfig, spec: dict[str, Any]) -> ClusterNames:
         },
         serving_accounts={env: settings.service_account for env, settings in serving.items()},
         serving_secret=deployer.get("kubernetes_secret_name"),
-        registry=str(_component(spec, "container_registry").get("uri", "")),
+        registry=str(component_config(spec, "container_registry").get("uri", "")),
     )
 
 

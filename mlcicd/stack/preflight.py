@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from mlcicd.config import RunConfig
-from mlcicd.stack.cluster import SELDON_GATEWAY, SELDON_GROUP, _component, cluster_names
+from mlcicd.stack.cluster import SELDON_GATEWAY, SELDON_GROUP, cluster_names, component_config
 
 TIMEOUT_SECONDS = 5.0
 MIN_DRIVER_MAJOR = 580
@@ -58,7 +58,7 @@ def check_zenml_server() -> Check:
 
 def check_mlflow(spec: dict[str, Any]) -> Check:
     """The tracking server and registry, with the credentials the run uses."""
-    uri = str(_component(spec, "experiment_tracker").get("tracking_uri", "")).rstrip("/")
+    uri = str(component_config(spec, "experiment_tracker").get("tracking_uri", "")).rstrip("/")
     name = "MLflow tracking server"
     auth = (
         os.environ.get("GPU_K8S_MLFLOW_USERNAME", ""),
@@ -83,7 +83,7 @@ def check_mlflow(spec: dict[str, Any]) -> Check:
 
 def check_artifact_store(spec: dict[str, Any]) -> Check:
     """The artifact bucket, with the S3 credentials and endpoint of the stack."""
-    path = str(_component(spec, "artifact_store").get("path", ""))
+    path = str(component_config(spec, "artifact_store").get("path", ""))
     endpoint = os.environ.get("GPU_K8S_S3_ENDPOINT_URL") or None
     name = "artifact store (S3)"
     bucket = path.removeprefix("s3://").split("/", 1)[0]
@@ -113,7 +113,7 @@ def check_artifact_store(spec: dict[str, Any]) -> Check:
 
 def check_registry(config: RunConfig, spec: dict[str, Any]) -> Check:
     """The registry's v2 API with the login the pull and push Secrets carry."""
-    registry = str(_component(spec, "container_registry").get("uri", ""))
+    registry = str(component_config(spec, "container_registry").get("uri", ""))
     host = registry.split("/", 1)[0]
     name = "container registry"
     auth = (
@@ -266,7 +266,7 @@ def run_preflight(
         check_registry(config, spec),
     ]
     if kubernetes_apis is None:
-        context = _component(spec, "orchestrator").get("kubernetes_context")
+        context = component_config(spec, "orchestrator").get("kubernetes_context")
         checks.append(
             Check(
                 "Kubernetes API",
