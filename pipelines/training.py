@@ -1,4 +1,4 @@
-"""Training pipeline: validate, check drift, split, train, evaluate, gate, register, stage."""
+"""Training pipeline: validate, drift, split, train, package, evaluate, gate, register, stage."""
 
 from zenml import pipeline
 
@@ -12,6 +12,7 @@ from steps.data.validate_data import validate_data
 from steps.deploy.deploy_to_staging import deploy_to_staging
 from steps.evaluate.evaluate_model import evaluate_model
 from steps.evaluate.gate_model import gate_model
+from steps.package.package_model import package_model
 from steps.register.register_model import register_model
 from steps.train.train_model import train_model
 
@@ -34,6 +35,7 @@ def training_pipeline(
         schema=schema,
         data_fingerprint=fingerprint,
     )
+    onnx_model, onnx_parity = package_model(model, golden_data, config=config)
     _, test_scores = evaluate_model(model, golden_data, config=config)
     report, _ = gate_model(
         model,
@@ -43,10 +45,19 @@ def training_pipeline(
         training_summary,
         fingerprint,
         drift_report,
+        onnx_model,
+        onnx_parity,
         config=config,
         launch_lineage=launch_lineage,
     )
     registered = register_model(
-        model, train_data, golden_data, report, fingerprint, config=config, schema=schema
+        model,
+        train_data,
+        golden_data,
+        report,
+        onnx_model,
+        fingerprint,
+        config=config,
+        schema=schema,
     )
     deploy_to_staging(model, golden_data, registered, config=config)

@@ -134,6 +134,14 @@ def packaged(
 
 
 @pytest.fixture(scope="session")
+def packaged_onnx(packaged: Any) -> bytes:
+    """The shared model's ONNX export, as the package stage writes it."""
+    from mlcicd.packaging.onnx_export import export_onnx
+
+    return export_onnx(packaged)
+
+
+@pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """One real PostgreSQL server per test session (127.0.0.1, stopped at the end).
 

@@ -71,6 +71,13 @@ st.caption(
 )
 components.html(render_html(report), height=2200, scrolling=True)
 
+st.subheader("Model card")
+if review.model_card:
+    with st.expander("Intended use, data, metrics, fairness, limitations", expanded=False):
+        st.markdown(review.model_card)
+else:
+    st.caption("No model card was registered with this version (registered before model cards).")
+
 left, right = st.columns(2)
 with left:
     st.subheader("Data validation")

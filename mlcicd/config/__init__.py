@@ -34,6 +34,7 @@ from mlcicd.config.model import (
     TorchMLPConfig,
     TrainingConfig,
 )
+from mlcicd.config.model_card import ModelCardConfig
 from mlcicd.config.monitoring import (
     CategoricalDriftConfig,
     DriftConfig,
@@ -41,6 +42,7 @@ from mlcicd.config.monitoring import (
     MonitoringThresholds,
     NumericDriftConfig,
 )
+from mlcicd.config.packaging import PackagingConfig
 from mlcicd.config.rollout import (
     AnalysisConfig,
     BlueGreenConfig,
@@ -79,10 +81,12 @@ __all__ = [
     "KubernetesImageConfig",
     "KubernetesServingConfig",
     "LatencyGateConfig",
+    "ModelCardConfig",
     "ModelConfig",
     "MonitoringConfig",
     "MonitoringThresholds",
     "NumericDriftConfig",
+    "PackagingConfig",
     "ProductionConfig",
     "RolloutConfig",
     "RowCountBounds",

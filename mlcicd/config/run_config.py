@@ -18,7 +18,9 @@ from mlcicd.config.data import DataConfig
 from mlcicd.config.gates import GatesConfig
 from mlcicd.config.kubernetes import KubernetesConfig
 from mlcicd.config.model import ModelConfig, TrainingConfig
+from mlcicd.config.model_card import ModelCardConfig
 from mlcicd.config.monitoring import DriftConfig, MonitoringConfig
+from mlcicd.config.packaging import PackagingConfig
 from mlcicd.config.rollout import RolloutConfig
 from mlcicd.config.schema import DataSchema
 from mlcicd.config.serving import DeploymentConfig
@@ -35,12 +37,14 @@ class RunConfig(StrictModel):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     gates: GatesConfig = GatesConfig()
+    packaging: PackagingConfig = PackagingConfig()
     deployment: DeploymentConfig = DeploymentConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
     rollout: RolloutConfig = RolloutConfig()
     console: ConsoleConfig = ConsoleConfig()
     drift: DriftConfig = DriftConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    model_card: ModelCardConfig = ModelCardConfig()
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal fingerprints mean equal configs."""

@@ -57,7 +57,14 @@ def build_preprocessor(data: DataConfig, schema: DataSchema) -> Pipeline:
     )
     categorical_pipe = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+            # None, not NaN: with_object_strings writes missing text as None, and an imputer
+            # looking for NaN would pass None on to the encoder as an unknown (all zeros)
+            (
+                "impute",
+                SimpleImputer(
+                    missing_values=None, strategy="constant", fill_value=MISSING_CATEGORY
+                ),
+            ),
             (
                 "one_hot",
                 OneHotEncoder(

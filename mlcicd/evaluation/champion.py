@@ -10,16 +10,14 @@ MLFLOW_TRACKING_TOKEN); read access is enough.
 from __future__ import annotations
 
 import os
-import tempfile
+from dataclasses import dataclass
 
-import mlflow.artifacts
-import mlflow.pyfunc
 import pandas as pd
 import requests
 from mlflow import MlflowClient
 
 from inference.packaged_model import PackagedClassifier
-from mlcicd.registry.versions import version_by_alias
+from mlcicd.registry.versions import load_version, version_by_alias
 from mlcicd.reporting.model import GoldenRowPrediction
 
 ENV_CHAMPION_REGISTRY = "ML_CICD_CHAMPION_REGISTRY_URI"
@@ -55,10 +53,17 @@ def check_reachable(uri: str) -> None:
         )
 
 
-def load_champion(
-    client: MlflowClient, model_name: str, registry: str = ""
-) -> tuple[str, PackagedClassifier] | None:
-    """The version holding alias `champion` and its packaged model; None when there is none.
+@dataclass(frozen=True)
+class Champion:
+    """The champion version, its packaged model and its ONNX export (b"" when it has none)."""
+
+    version: str
+    model: PackagedClassifier
+    onnx_model: bytes = b""
+
+
+def load_champion(client: MlflowClient, model_name: str, registry: str = "") -> Champion | None:
+    """The version holding alias `champion`, downloaded and loaded; None when there is none.
 
     With `registry` (the team's MLflow URI) the champion comes from there, not from `client`.
     """
@@ -74,25 +79,8 @@ def load_champion(
     version = version_by_alias(client, model_name, "champion")
     if version is None:
         return None
-    if registry:  # downloaded through that registry, leaving MLflow's global URIs alone
-        with tempfile.TemporaryDirectory() as folder:
-            local = mlflow.artifacts.download_artifacts(
-                # models:/NAME/N would resolve through the global registry; the version's own
-                # download URI resolves through the server that was asked
-                artifact_uri=client.get_model_version_download_uri(model_name, version),
-                dst_path=folder,
-                tracking_uri=registry,
-            )
-            loaded = mlflow.pyfunc.load_model(local)
-    else:
-        loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-    python_model = loaded.unwrap_python_model()
-    if not isinstance(python_model, PackagedClassifier):
-        raise TypeError(
-            f"champion version {version} is a {type(python_model).__name__}, "
-            "not a PackagedClassifier"
-        )
-    return version, python_model
+    model, onnx_model = load_version(client, model_name, version, registry)
+    return Champion(version, model, onnx_model)
 
 
 def read_golden_rows(path: str) -> pd.DataFrame:

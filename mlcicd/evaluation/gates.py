@@ -18,6 +18,7 @@ from mlcicd.config import (
     GatesConfig,
     GoldenRowsGateConfig,
     LatencyGateConfig,
+    PackagingConfig,
     SanityGateConfig,
     ThresholdGateConfig,
 )
@@ -31,6 +32,7 @@ from mlcicd.reporting.model import (
     GoldenRowPrediction,
     LatencyResult,
     ModelScores,
+    PackagingResult,
 )
 
 
@@ -263,6 +265,49 @@ def drift_gate(config: DriftConfig, drift: DriftReport | None) -> GateResult:
     status: GateStatus = "failed" if config.on_drift == "block" else "warned"
     summary = drift.summary() + (" (on_drift: warn)" if status == "warned" else "")
     return GateResult(gate="data_drift", status=status, summary=summary, checks=checks)
+
+
+def onnx_parity_gate(config: PackagingConfig, packaging: PackagingResult | None) -> GateResult:
+    """The ONNX export answers like the pyfunc: probabilities within tolerance, same classes."""
+    if not config.enabled:
+        return _skipped("onnx_parity")
+    if packaging is None:
+        return GateResult(
+            gate="onnx_parity",
+            status="failed",
+            summary="failed: the version has no ONNX export (registered without the package "
+            "stage); retrain it, or set packaging.enabled: false and "
+            "packaging.serving_runtime: pyfunc to serve pyfunc models",
+        )
+    if packaging.error is not None:
+        return GateResult(gate="onnx_parity", status="failed", summary=f"failed: {packaging.error}")
+    difference = packaging.max_abs_difference
+    checks = [
+        _at_most(
+            "largest |pyfunc - onnx| probability",
+            math.inf if difference is None else difference,
+            packaging.tolerance,
+        ),
+        _at_most("rows with a different class", float(packaging.label_mismatches), 0.0),
+    ]
+    verdict = _verdict(
+        "onnx_parity",
+        checks,
+        f"{packaging.rows_compared} golden rows: largest difference {difference:.2g}, "
+        "identical classes",
+    )
+    if verdict.failed:
+        where = []
+        if packaging.worst_row is not None and not checks[0].passed:
+            answers = packaging.worst_row_probabilities
+            where.append(
+                f"golden row {packaging.worst_row}: pyfunc {answers.get('pyfunc', math.nan):.6f}, "
+                f"onnx {answers.get('onnx', math.nan):.6f}"
+            )
+        if packaging.first_mismatch_row is not None:
+            where.append(f"first class mismatch at golden row {packaging.first_mismatch_row}")
+        verdict = verdict.model_copy(update={"summary": f"{verdict.summary} ({'; '.join(where)})"})
+    return verdict
 
 
 def evaluate_gates(

@@ -20,11 +20,11 @@ from mlcicd.evaluation.champion import (
     predict_golden_rows,
     read_golden_rows,
 )
-from mlcicd.evaluation.gates import drift_gate, evaluate_gates
-from mlcicd.evaluation.latency import measure_latency
+from mlcicd.evaluation.gates import drift_gate, evaluate_gates, onnx_parity_gate
+from mlcicd.evaluation.latency import measure_latency, serving_predictor
 from mlcicd.evaluation.scoring import fairness_tables, score_model
 from mlcicd.reporting.drift import DriftReport
-from mlcicd.reporting.model import ChampionInfo, EvaluationReport, ModelScores
+from mlcicd.reporting.model import ChampionInfo, EvaluationReport, ModelScores, PackagingResult
 
 LATENCY_PAYLOAD_ROWS = 64
 
@@ -41,9 +41,16 @@ def build_report(
     training_summary: dict[str, Any],
     lineage: dict[str, str],
     drift: DriftReport | None = None,
+    packaging: PackagingResult | None = None,
+    onnx_model: bytes = b"",
 ) -> EvaluationReport:
-    """Gather every piece of evidence and every gate verdict into one report."""
+    """Gather every piece of evidence and every gate verdict into one report.
+
+    Latency is timed in the runtime the servers will run (`packaging.serving_runtime`): the
+    candidate's ONNX export in onnxruntime, the champion's too when it has one.
+    """
     gates = config.gates
+    runtime, threads = config.packaging.serving_runtime, config.packaging.serving_threads
     y_true = binary_target(golden_data, config.data).to_numpy()
     champion_info: ChampionInfo | None = None
     champion_model: PackagedClassifier | None = None
@@ -60,16 +67,17 @@ def build_report(
             registry=registry,
         )
     if found is not None:
-        version, champion_model = found
+        version, champion_model = found.version, found.model
         try:
             champion_scores = score_model(
                 y_true, champion_model.predict_proba(golden_data), champion_model.threshold
             )
-            champion_latency = (
-                measure_latency(champion_model, payload, gates.latency)
-                if gates.latency.enabled
-                else None
-            )
+            champion_latency = None
+            if gates.latency.enabled:
+                predict, used = serving_predictor(
+                    champion_model, found.onnx_model, runtime, threads
+                )
+                champion_latency = measure_latency(predict, payload, gates.latency, used)
             champion_info = ChampionInfo(
                 version=version, scores=champion_scores, latency=champion_latency,
                 registry=registry,
@@ -91,7 +99,10 @@ def build_report(
         list(config.data.sensitive_features),
         gates.fairness,
     )
-    latency = measure_latency(model, payload, gates.latency) if gates.latency.enabled else None
+    latency = None
+    if gates.latency.enabled:
+        predict, used = serving_predictor(model, onnx_model, runtime, threads)
+        latency = measure_latency(predict, payload, gates.latency, used)
     golden_rows = (
         predict_golden_rows(
             read_golden_rows(str(gates.golden_rows.resolved())), model, champion_model
@@ -101,6 +112,7 @@ def build_report(
     )
     verdicts = [
         drift_gate(config.drift, drift),
+        onnx_parity_gate(config.packaging, packaging),
         *evaluate_gates(
             gates, scores, champion_info, fairness, latency, golden_rows, training_summary
         ),
@@ -121,6 +133,7 @@ def build_report(
         golden_rows=golden_rows,
         data_validation=validation_summary,
         drift=drift,
+        packaging=packaging if config.packaging.enabled else None,
         training={k: v for k, v in training_summary.items() if k != "epochs"}
         | {"epochs_run": len(training_summary.get("epochs") or [])},
         lineage=lineage,

@@ -46,6 +46,8 @@ def library_versions() -> dict[str, str]:
         ("mlflow", "mlflow_version"),
         ("zenml", "zenml_version"),
         ("pandas", "pandas_version"),
+        ("onnx", "onnx_version"),
+        ("onnxruntime", "onnxruntime_version"),
     ):
         try:
             versions[tag] = metadata.version(dist)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 REPORT_ARTIFACT = "evaluation/report.json"
+MODEL_CARD_ARTIFACT = "model_card/model_card.md"  # and model_card.html beside it
 
 
 def stored_report(client: MlflowClient, model_name: str, version: str) -> EvaluationReport:

@@ -6,8 +6,11 @@ found by alias and deployed by explicit version number.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -15,6 +18,12 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from inference.onnx_classifier import (
+    ONNX_ARTIFACT,
+    ONNX_FILE_NAME,
+    ONNX_SHA256_KEY,
+    read_onnx_export,
+)
 from inference.packaged_model import PackagedClassifier
 from mlcicd.paths import INFERENCE_DIR
 
@@ -44,19 +53,61 @@ def serving_requirements() -> list[str]:
     ]
 
 
-def log_packaged_model(model: PackagedClassifier, example: pd.DataFrame) -> str:
-    """Log the pyfunc with signature and input example into the active MLflow run."""
+def log_packaged_model(
+    model: PackagedClassifier, example: pd.DataFrame, onnx_model: bytes = b""
+) -> str:
+    """Log the pyfunc with signature and input example into the active MLflow run.
+
+    The ONNX export, when there is one, travels inside the same model (a python_function
+    artifact) with its sha256 in the MLmodel metadata: whoever downloads the version gets both
+    and can check the file (`inference.onnx_classifier.read_onnx_export`).
+    """
     features = example[model.feature_names]
     signature = infer_signature(features, model.predict(None, features))
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=model,
-        signature=signature,
-        input_example=features.head(5),
-        code_paths=[str(INFERENCE_CODE)],
-        pip_requirements=serving_requirements(),
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts: dict[str, str] = {}
+        model_metadata: dict[str, str] = {}
+        if onnx_model:
+            path = Path(folder) / ONNX_FILE_NAME
+            path.write_bytes(onnx_model)
+            artifacts[ONNX_ARTIFACT] = str(path)
+            model_metadata[ONNX_SHA256_KEY] = hashlib.sha256(onnx_model).hexdigest()
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            artifacts=artifacts or None,
+            signature=signature,
+            input_example=features.head(5),
+            code_paths=[str(INFERENCE_CODE)],
+            pip_requirements=serving_requirements(),
+            metadata=model_metadata or None,
+        )
     return str(info.model_uri)
+
+
+def load_version(
+    client: MlflowClient, name: str, version: str, tracking_uri: str = ""
+) -> tuple[PackagedClassifier, bytes]:
+    """A registered version's packaged model and its ONNX export (b"" when it has none).
+
+    Downloaded through the version's own download URI, so a `client` of another registry (the
+    team's, `tracking_uri`) is asked, not MLflow's global one; the ONNX file is checked against
+    the sha256 the model recorded.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=client.get_model_version_download_uri(name, version),
+            dst_path=folder,
+            tracking_uri=tracking_uri or None,
+        )
+        loaded = mlflow.pyfunc.load_model(local)
+        onnx_model = read_onnx_export(Path(local)) or b""
+    model = loaded.unwrap_python_model()
+    if not isinstance(model, PackagedClassifier):
+        raise TypeError(
+            f"version {version} of {name} is a {type(model).__name__}, not a PackagedClassifier"
+        )
+    return model, onnx_model
 
 
 def register_version(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from mlcicd.config import RunConfig, load_schema
-from mlcicd.registry.versions import move_alias, version_by_alias
+from mlcicd.registry.versions import load_version, move_alias, version_by_alias
 from mlcicd.release.approvals import clean_reason, current_report, require_approved
 from mlcicd.release.audit import AuditEvent, append_event, now_utc
 from mlcicd.release.deploy import RollOut, serve_verified_version
@@ -47,8 +47,6 @@ def deploy_version_to_production(
     Every smoke-test result is appended to `results`, also when the deployment fails; `say`
     receives the progress lines (the console shows a release job's output as its progress).
     """
-    import mlflow
-
     from mlcicd.data.loading import read_table
 
     name = config.model_name
@@ -72,7 +70,7 @@ def deploy_version_to_production(
     golden = read_table(config.data.golden, config.data, schema, "golden")
     rows = golden.head(settings.smoke_requests)
     say(f"loading {name} version {version} for the smoke test")
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    model, onnx_model = load_version(client, name, version)
     common = {"model_name": name, "version": version, "actor": actor, "reason": reason}
     append_event(
         AuditEvent(
@@ -89,7 +87,7 @@ def deploy_version_to_production(
         if action == "promote" and previous != decision.version:
             say(f"judging version {version} with the promotion gates against today's champion")
             stored = current_report(client, name, decision.version)
-            report = rejudge(client, config, decision.version, model, golden, stored)
+            report = rejudge(client, config, decision.version, model, onnx_model, golden, stored)
             say(f"promotion gates passed ({len(report.gates)} gates)")
         say(f"deploying version {version} to production (now serving: {serving or 'nothing'})")
         deployment = serve_verified_version(

@@ -52,6 +52,7 @@ def rejudge(
     config: RunConfig,
     version: str,
     model: PackagedClassifier,
+    onnx_model: bytes,
     golden: pd.DataFrame,
     stored: EvaluationReport,
 ) -> EvaluationReport:
@@ -74,6 +75,9 @@ def rejudge(
         training_summary=stored.training,  # the loss curve was judged at training time
         lineage=stored.lineage,
         drift=stored.drift,
+        # parity was measured on this very file at training time; its sha256 is checked on load
+        packaging=stored.packaging,
+        onnx_model=onnx_model,
     )
     run_id = client.get_model_version(config.model_name, version).run_id
     if run_id:  # the review page and `run.py report` can show what the promotion saw

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcicd.registry.reports import MODEL_CARD_ARTIFACT
 from mlcicd.registry.versions import VersionInfo
 from mlcicd.release.approvals import (
     ApprovalError,
@@ -59,6 +60,7 @@ class VersionReview:
     staging_smoke_results: list[dict[str, Any]] = field(default_factory=list)
     shadow: dict[str, Any] | None = None
     data_docs: str = ""  # artifact URI of the Data Docs index page, if logged
+    model_card: str = ""  # the Markdown card registered with the version; '' for older ones
 
     @property
     def report_sha256(self) -> str:
@@ -67,12 +69,20 @@ class VersionReview:
 
 
 def _json_artifact(client: MlflowClient, run_id: str, path: str) -> Any:
+    text = _text_artifact(client, run_id, path)
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _text_artifact(client: MlflowClient, run_id: str, path: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = client.download_artifacts(run_id, path, tmp)
-            return json.loads(Path(local).read_text(encoding="utf-8"))
+            return Path(local).read_text(encoding="utf-8")
         except (MlflowException, OSError, ValueError):
             return None
 
@@ -120,4 +130,5 @@ def load_version_review(client: MlflowClient, model_name: str, version: str) -> 
         staging_smoke_results=smoke if isinstance(smoke, list) else [],
         shadow=shadow if isinstance(shadow, dict) else None,
         data_docs=_data_docs_index(client, run_id) if run_id else "",
+        model_card=(_text_artifact(client, run_id, MODEL_CARD_ARTIFACT) or "") if run_id else "",
     )

@@ -82,6 +82,30 @@ class LatencyResult(_Model):
     batch_size: int
     batch_rows_per_second: float
     samples_ms: list[float] = Field(default_factory=list)
+    # what was timed: the runtime the servers run (packaging.serving_runtime); '' = pyfunc
+    runtime: str = ""
+
+
+class PackagingResult(_Model):
+    """The ONNX export of the candidate and how closely it reproduces the pyfunc on the golden set.
+
+    `error` is set when the export itself failed (no file was written); the parity numbers are
+    then empty.
+    """
+
+    format: str = "onnx"
+    opset: int
+    tolerance: float
+    rows_compared: int = 0
+    max_abs_difference: float | None = None
+    worst_row: int | None = None  # the golden row with the largest difference
+    worst_row_probabilities: dict[str, float] = Field(default_factory=dict)  # pyfunc, onnx
+    label_mismatches: int = 0
+    first_mismatch_row: int | None = None
+    sha256: str = ""
+    size_bytes: int = 0
+    export_seconds: float = 0.0
+    error: str | None = None
 
 
 class GoldenRowPrediction(_Model):
@@ -151,6 +175,7 @@ class EvaluationReport(_Model):
     golden_rows: list[GoldenRowPrediction] = Field(default_factory=list)
     data_validation: dict[str, Any] = Field(default_factory=dict)
     drift: DriftReport | None = None
+    packaging: PackagingResult | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     lineage: dict[str, str] = Field(default_factory=dict)
     gates: list[GateResult] = Field(default_factory=list)
@@ -168,13 +193,18 @@ class EvaluationReport(_Model):
     def canonical_json(self) -> str:
         """Stable JSON form: sorted keys, no whitespace; what the sha256 is taken of.
 
-        A report without a drift finding, or whose champion came from the run's own registry,
-        hashes as before those fields existed, so the recorded sha256 of every earlier version
-        still verifies.
+        A report without a drift finding or a packaging result, whose latency has no runtime, or
+        whose champion came from the run's own registry, hashes as before those fields existed,
+        so the recorded sha256 of every earlier version still verifies.
         """
         data = self.model_dump(mode="json")
-        if data.get("drift") is None:
-            data.pop("drift", None)
+        for added in ("drift", "packaging"):
+            if data.get(added) is None:
+                data.pop(added, None)
+        champion = data["champion"] if isinstance(data.get("champion"), dict) else {}
+        for latency in (data.get("latency"), champion.get("latency")):
+            if isinstance(latency, dict) and not latency.get("runtime"):
+                latency.pop("runtime", None)
         if isinstance(data.get("champion"), dict) and not data["champion"].get("registry"):
             data["champion"].pop("registry", None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -7,6 +7,7 @@ from mlcicd.errors import PipelineInputError
 from mlcicd.serving.contract import ServingBackend
 from mlcicd.serving.local.deployer import FLAVOR_NAME as LOCAL_FLAVOR
 from mlcicd.serving.local.deployer import as_local_deployer
+from mlcicd.serving.server.protocol import ServerOptions
 
 
 def serving_backend(config: RunConfig) -> ServingBackend:
@@ -36,5 +37,14 @@ def serving_backend(config: RunConfig) -> ServingBackend:
     return local.serving_backend(
         dict(config.deployment.local_ports),
         str(tracker.get_tracking_uri()),  # type: ignore[attr-defined]
-        config.deployment.max_rows,
+        server_options(config),
+    )
+
+
+def server_options(config: RunConfig) -> ServerOptions:
+    """What every model server of this config is started with, locally and on Kubernetes."""
+    return ServerOptions(
+        max_rows=config.deployment.max_rows,
+        runtime=config.packaging.serving_runtime,
+        threads=config.packaging.serving_threads,
     )

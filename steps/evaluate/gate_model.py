@@ -14,7 +14,7 @@ from mlcicd.evaluation.report_builder import build_report
 from mlcicd.reporting.drift import DriftReport
 from mlcicd.reporting.html import render_html
 from mlcicd.reporting.markdown import render_markdown
-from mlcicd.reporting.model import EvaluationReport, ModelScores
+from mlcicd.reporting.model import EvaluationReport, ModelScores, PackagingResult
 
 
 @step(experiment_tracker=True)
@@ -26,6 +26,8 @@ def gate_model(
     training_summary: dict[str, Any],
     data_fingerprint: str,
     drift_report: DriftReport,
+    onnx_model: bytes,
+    onnx_parity: PackagingResult,
     config: RunConfig,
     launch_lineage: dict[str, str],
 ) -> tuple[
@@ -58,6 +60,8 @@ def gate_model(
         training_summary=training_summary,
         lineage=lineage,
         drift=drift_report,
+        packaging=onnx_parity,
+        onnx_model=onnx_model,
     )
     html = render_html(report)
     mlflow.log_text(report.model_dump_json(indent=2), "evaluation/report.json")

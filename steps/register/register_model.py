@@ -1,5 +1,6 @@
 """Step: enforce the gate verdict, then register the packaged model as the new `challenger`."""
 
+import hashlib
 from dataclasses import asdict
 from typing import Annotated
 
@@ -8,12 +9,14 @@ import pandas as pd
 from mlflow import MlflowClient
 from zenml import get_step_context, log_metadata, step
 
+from inference.onnx_classifier import ONNX_SHA256_KEY
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import DataSchema, RunConfig
 from mlcicd.data.profile import build_profile
 from mlcicd.errors import GateRejected
 from mlcicd.registry.lineage import library_versions, training_lineage
 from mlcicd.registry.profiles import log_profile
+from mlcicd.registry.reports import MODEL_CARD_ARTIFACT
 from mlcicd.registry.versions import (
     RegisteredVersion,
     log_packaged_model,
@@ -21,6 +24,7 @@ from mlcicd.registry.versions import (
     register_version,
 )
 from mlcicd.reporting.model import EvaluationReport
+from mlcicd.reporting.model_card import model_card_html, model_card_markdown
 
 
 def rejection_message(report: EvaluationReport) -> str:
@@ -36,14 +40,16 @@ def register_model(
     train_data: pd.DataFrame,
     golden_data: pd.DataFrame,
     evaluation_report: EvaluationReport,
+    onnx_model: bytes,
     data_fingerprint: str,
     config: RunConfig,
     schema: DataSchema,
 ) -> Annotated[dict[str, str], "registered_model"]:
     """Runs last and refuses a rejected model, so the registry only ever holds gated versions.
 
-    The version carries the reference profile of its training data and golden predictions:
-    the baseline of every later drift check (a new training batch, production traffic).
+    The version carries its ONNX export (sha256 in tag `onnx_sha256`) and the reference
+    profile of its training data and golden predictions: the baseline of every later drift
+    check (a new training batch, production traffic).
     """
     if not evaluation_report.passed:
         names = ", ".join(g.gate for g in evaluation_report.failed_gates)
@@ -59,7 +65,9 @@ def register_model(
         "evaluation_report_sha256": evaluation_report.sha256(),
         **library_versions(),
     }
-    model_uri = log_packaged_model(model, golden_data)
+    if onnx_model:
+        tags[ONNX_SHA256_KEY] = hashlib.sha256(onnx_model).hexdigest()
+    model_uri = log_packaged_model(model, golden_data, onnx_model)
     profile = build_profile(
         train_data,
         schema,
@@ -79,6 +87,13 @@ def register_model(
         client, config.model_name, model_uri, tags, f"golden-set metrics: {metrics_line}"
     )
     move_alias(client, config.model_name, "challenger", version)
+    mlflow.log_text(
+        model_card_markdown(evaluation_report, config.model_card, version), MODEL_CARD_ARTIFACT
+    )
+    mlflow.log_text(
+        model_card_html(evaluation_report, config.model_card, version),
+        MODEL_CARD_ARTIFACT.replace(".md", ".html"),
+    )
     registered = RegisteredVersion(
         name=config.model_name,
         version=version,

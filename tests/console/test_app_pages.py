@@ -72,6 +72,29 @@ def test_pending_lists_the_version_with_the_stored_report_numbers(client) -> Non
         assert shown[metric_label(name)] == format_metric(value)
 
 
+def test_the_review_page_shows_the_model_card_registered_with_the_version(client) -> None:
+    from mlcicd.config import ModelCardConfig
+    from mlcicd.registry.reports import MODEL_CARD_ARTIFACT
+    from mlcicd.reporting.model_card import model_card_markdown
+
+    older, _ = register_by_hand(client, APPTEST_MODEL)
+    version, report = register_by_hand(client, APPTEST_MODEL)
+    card = ModelCardConfig(intended_use="ranking census records for a demonstration")
+    run_id = client.get_model_version(APPTEST_MODEL, version).run_id
+    client.log_text(run_id, model_card_markdown(report, card, version), MODEL_CARD_ARTIFACT)
+
+    at = _app("review", version)
+    assert not at.exception, at.exception
+    assert "Model card" in [s.value for s in at.subheader]
+    shown = "\n".join(m.value for m in at.markdown)
+    assert f"# Model card: {report.model_name} version {version}" in shown
+    assert "ranking census records for a demonstration" in shown
+    at = _app("review", older)  # registered without one: said so, not left blank
+    assert "No model card was registered with this version" in "\n".join(
+        c.value for c in at.caption
+    )
+
+
 def test_unauthenticated_visitors_see_nothing_that_changes_state(client) -> None:
     version, _ = register_by_hand(client, APPTEST_MODEL)
     at = _app("review", version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,23 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
         "fairness",
         "latency",
         "golden_rows",
+        "onnx_parity",
     }
     assert next(g for g in report.gates if g.gate == "data_drift").status == "no_champion"
+    # the package stage: the ONNX export reproduces the pyfunc, travels with the version, and
+    # the latency gate timed it (the runtime the servers run)
+    parity = next(g for g in report.gates if g.gate == "onnx_parity")
+    assert parity.status == "passed", parity.summary
+    assert (
+        report.packaging is not None
+        and report.packaging.rows_compared == report.golden_rows_evaluated
+    )
+    assert challenger.tags["onnx_sha256"] == report.packaging.sha256
+    assert report.latency is not None and report.latency.runtime == "onnx"
+    from mlcicd.registry.versions import load_version
+
+    _, onnx_model = load_version(client, "it-happy-path", str(challenger.version))
+    assert hashlib.sha256(onnx_model).hexdigest() == report.packaging.sha256
     from mlcicd.registry.profiles import stored_profile
 
     profile = stored_profile(client, "it-happy-path", str(challenger.version))
@@ -96,6 +112,14 @@ def test_pipeline_registers_a_challenger_with_lineage_and_is_reproducible(
         a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "evaluation")
     }
     assert artifacts == {"evaluation/report.json", "evaluation/report.md", "evaluation/report.html"}
+    cards = {a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "model_card")}
+    assert cards == {"model_card/model_card.md", "model_card/model_card.html"}
+    from mlcicd.release.review import load_version_review
+
+    card = load_version_review(client, "it-happy-path", "2").model_card
+    assert card.startswith("# Model card: it-happy-path version 2")
+    assert "decisions about individual people" in card  # declared in configs/local.yaml
+    assert f"{report.challenger.metrics['roc_auc']:.4f}" in card
     validation = {
         a.path for a in client.list_artifacts(challenger.tags["mlflow_run_id"], "data_validation")
     }

@@ -41,7 +41,8 @@ class Versions:
 
 
 @pytest.fixture(scope="package")
-def versions(packaged, adult_frames, tmp_path_factory) -> Versions:
+def versions(packaged, packaged_onnx, adult_frames, tmp_path_factory) -> Versions:
+    """Healthy versions carry the ONNX export; faulty ones are pyfunc-only, so their faults run."""
     store = tmp_path_factory.mktemp("mlflow-rollout")
     tracking_uri = f"sqlite:///{store / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
@@ -57,7 +58,8 @@ def versions(packaged, adult_frames, tmp_path_factory) -> Versions:
                 else FaultyClassifier.from_model(packaged, mode)
             )
             with mlflow.start_run(experiment_id=experiment):
-                uri = log_packaged_model(model, adult_frames[1].head(50))
+                exported = packaged_onnx if mode.startswith("healthy") else b""
+                uri = log_packaged_model(model, adult_frames[1].head(50), exported)
             by_mode[mode] = register_version(client, MODEL_NAME, uri, {}, mode)
     finally:
         mlflow.set_tracking_uri(previous)

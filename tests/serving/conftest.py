@@ -19,8 +19,8 @@ from tests.helpers.serving import (
 
 
 @pytest.fixture(scope="module")
-def registered_model(packaged, adult_frames, tmp_path_factory) -> RegisteredModel:
-    """The tiny model logged and registered as serving-test/1 in a throwaway SQLite store."""
+def registered_model(packaged, packaged_onnx, adult_frames, tmp_path_factory) -> RegisteredModel:
+    """The tiny model and its ONNX export registered as serving-test/1 in a throwaway store."""
     store = tmp_path_factory.mktemp("mlflow-serving")
     tracking_uri = f"sqlite:///{store / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
@@ -28,7 +28,7 @@ def registered_model(packaged, adult_frames, tmp_path_factory) -> RegisteredMode
     try:
         experiment = mlflow.create_experiment("serving", artifact_location=str(store / "artifacts"))
         with mlflow.start_run(experiment_id=experiment):
-            uri = log_packaged_model(packaged, adult_frames[1].head(50))
+            uri = log_packaged_model(packaged, adult_frames[1].head(50), packaged_onnx)
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         version = register_version(client, MODEL_NAME, uri, {}, "serving tests")
     finally:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
+import os
 import random
 from typing import Any
 
@@ -15,9 +15,10 @@ import requests
 from seldon_core.flask_utils import SeldonMicroserviceException
 
 from mlcicd.serving.server.model_server import SeldonModelServer
+from mlcicd.serving.server.predictors import PyfuncPredictor
 from mlcicd.serving.server.protocol import LIVENESS_PATH, PREDICTIONS_PATH, READINESS_PATH
 from mlcicd.serving.server.request_parsing import FeatureSpec
-from tests.helpers.serving import MAX_ROWS, MODEL_NAME, start_seldon_server
+from tests.helpers.serving import MAX_ROWS, MODEL_NAME, REPO_ROOT, start_seldon_server
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -81,6 +82,7 @@ def test_metadata_names_the_served_model_version(seldon_server, registered_model
     assert metadata["name"] == MODEL_NAME
     assert metadata["versions"] == [registered_model.version]
     assert metadata["custom"]["model_uri"] == registered_model.model_uri
+    assert metadata["platform"] == "onnxruntime"
 
 
 def test_a_model_uri_that_does_not_exist_stays_unready_and_says_why(
@@ -119,6 +121,32 @@ def test_data_form_matches_offline_predictions(
     assert body["meta"]["tags"]["model_name"] == MODEL_NAME
     assert body["meta"]["tags"]["model_version"] == registered_model.version
     assert body["meta"]["tags"]["model_uri"] == registered_model.model_uri
+    assert body["meta"]["tags"]["runtime"] == "onnx"  # the version's export answered
+
+
+def test_the_onnx_server_answers_like_the_pyfunc_server_on_the_golden_set(
+    seldon_server, registered_model, adult_frames, packaged, tmp_path
+) -> None:
+    golden = adult_frames[1].head(MAX_ROWS * 10)[packaged.feature_names]
+    pyfunc = start_seldon_server(registered_model, tmp_path / "pyfunc", runtime="pyfunc")
+    try:
+        pyfunc.wait_until(lambda r: r.status_code == 200)
+        answers: dict[str, list[list[Any]]] = {"onnx": [], "pyfunc": []}
+        for start in range(0, len(golden), MAX_ROWS):
+            chunk = golden.iloc[start : start + MAX_ROWS]
+            body = {"data": {"names": list(chunk.columns), "ndarray": rows_of(chunk)}}
+            for runtime, server in (("onnx", seldon_server), ("pyfunc", pyfunc)):
+                response = post(server, body)
+                assert response.status_code == 200, response.text
+                assert response.json()["meta"]["tags"]["runtime"] == runtime
+                answers[runtime] += response.json()["data"]["ndarray"]
+    finally:
+        pyfunc.stop()
+    assert len(answers["onnx"]) == len(golden)
+    assert [label for label, _ in answers["onnx"]] == [label for label, _ in answers["pyfunc"]]
+    np.testing.assert_allclose(
+        [p for _, p in answers["onnx"]], [p for _, p in answers["pyfunc"]], rtol=0, atol=1e-6
+    )
 
 
 def test_data_form_accepts_names_in_any_order(seldon_server, golden_rows, offline):
@@ -465,14 +493,14 @@ class FakeModel:
         )
 
 
-class BrokenHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
+class BrokenLog:
+    def write(self, *args: Any, **fields: Any) -> None:
         raise OSError("disk full")
 
 
 def in_process_server(model: Any, **parameters: Any) -> SeldonModelServer:
     server = SeldonModelServer(model_uri="models:/fake/3", **parameters)
-    server._model = model
+    server._model = PyfuncPredictor(model)
     server._features = [FeatureSpec("age", "long"), FeatureSpec("education", "string")]
     server._state = "ready"
     return server
@@ -503,10 +531,7 @@ def test_a_failing_model_is_a_clear_json_500_not_a_crash() -> None:
 
 def test_a_broken_request_log_never_fails_a_request() -> None:
     server = in_process_server(FakeModel())
-    broken = logging.getLogger("tests.serving.broken_request_log")
-    broken.propagate = False
-    broken.addHandler(BrokenHandler())
-    server._request_logger = broken
+    server._request_log = BrokenLog()  # type: ignore[assignment]
     answer = server.predict_raw({"jsonData": [{"age": 60, "education": "x"}]})
     assert answer["jsonData"] == {"predictions": ["y"], "probabilities": [0.6]}
     with pytest.raises(SeldonMicroserviceException) as caught:
@@ -535,3 +560,46 @@ def test_grpc_messages_are_answered_in_kind() -> None:
     answer = seldon_message_to_json(server.predict_raw(request))
     assert answer["data"]["ndarray"] == [["y", 0.7]]
     assert answer["meta"]["tags"]["model_version"] == "3"
+
+
+def test_the_onnx_path_imports_no_torch_scikit_learn_pandas_or_mlflow(
+    registered_model, golden_rows, tmp_path
+) -> None:
+    """What the lean serving image lacks is never imported: load and answer in a new process."""
+    import subprocess
+    import sys
+
+    import mlflow.artifacts
+    from mlflow import MlflowClient
+
+    uri = registered_model.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    folder = mlflow.artifacts.download_artifacts(
+        artifact_uri=client.get_model_version_download_uri(
+            registered_model.name, registered_model.version
+        ),
+        dst_path=str(tmp_path),
+        tracking_uri=uri,
+    )
+    record = {k: (None if v != v else v) for k, v in golden_rows.iloc[0].to_dict().items()}
+    probe = (
+        "import json, sys\n"
+        "from mlcicd.serving.server.model_server import SeldonModelServer\n"
+        f"server = SeldonModelServer(model_uri={folder!r}, model_name='m', model_version='1')\n"
+        "server.load_model()\n"
+        f"answer = server.predict_raw({{'jsonData': {json.dumps(record)}}})\n"
+        "heavy = ('torch', 'sklearn', 'pandas', 'mlflow', 'scipy')\n"
+        "print(json.dumps({'runtime': answer['meta']['tags']['runtime'],\n"
+        "    'imported': sorted(m for m in heavy if m in sys.modules)}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"runtime": "onnx", "imported": []}

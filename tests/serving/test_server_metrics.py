@@ -18,6 +18,7 @@ from seldon_core.wrapper import get_rest_microservice
 
 from mlcicd.serving.server.metrics import LATENCY_BUCKETS, PROBABILITY_BUCKETS
 from mlcicd.serving.server.model_server import SeldonModelServer
+from mlcicd.serving.server.predictors import PyfuncPredictor
 from mlcicd.serving.server.protocol import PREDICTIONS_PATH, READINESS_PATH
 from mlcicd.serving.server.request_parsing import FeatureSpec
 from tests.helpers.serving import MAX_ROWS, MODEL_NAME
@@ -55,7 +56,7 @@ class FakeModel:
 
 def in_process_server(model: Any) -> SeldonModelServer:
     server = SeldonModelServer(model_uri="models:/fake/3")
-    server._model = model
+    server._model = PyfuncPredictor(model)
     server._features = [FeatureSpec("age", "long"), FeatureSpec("education", "string")]
     server._state = "ready"
     return server

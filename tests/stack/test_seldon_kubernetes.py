@@ -113,10 +113,16 @@ def test_documents_follow_seldon_v1_rules(document):
             "model_version",
             "request_log",
             "max_rows",
+            "runtime",
+            "threads",
         }
         assert all(isinstance(p["value"], str) for p in params.values())
         assert params["max_rows"]["type"] == "INT"
-        assert {p["type"] for n, p in params.items() if n != "max_rows"} == {"STRING"}
+        assert params["runtime"] == {"name": "runtime", "value": "onnx", "type": "STRING"}
+        assert params["threads"]["type"] == "INT"
+        assert {p["type"] for n, p in params.items() if n not in {"max_rows", "threads"}} == {
+            "STRING"
+        }
         assert container["ports"] == [{"name": "http", "containerPort": 9000, "protocol": "TCP"}]
         assert container["readinessProbe"]["httpGet"]["path"] == READINESS_PATH
         assert container["livenessProbe"]["httpGet"]["path"] == LIVENESS_PATH
@@ -580,20 +586,33 @@ def test_dockerfile_runs_the_model_server_with_seldon_core():
     assert ("EXPOSE", "9000") in instructions
     users = [args for op, args in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
-    runs = " ".join(args for op, args in instructions if op == "RUN")
-    assert "uv sync --frozen --only-group serve --no-install-project" in runs
+    sync = next(args for op, args in instructions if op == "RUN" and "uv sync" in args)
+    # the build argument picks the groups: run the RUN line's shell with uv echoing its argv
+    for pyfunc, groups in (
+        ("false", "--only-group serve"),
+        ("true", "--only-group serve --only-group serve-pyfunc"),
+    ):
+        shown = subprocess.run(
+            ["/bin/sh", "-c", f'uv() {{ echo uv "$@"; }}; {sync}'],
+            env={"PYFUNC": pyfunc, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert shown == ["uv", "sync", "--frozen", *groups.split(), "--no-install-project"]
+    assert ("ARG", "PYFUNC=false") in instructions
     env = " ".join(args for op, args in instructions if op == "ENV")
     assert "PYTHONPATH=/app" in env
 
 
-def _serve_closure() -> set[str]:
-    """Every package the `serve` dependency group installs, resolved through uv.lock."""
+def _serve_closure(group: str = "serve") -> set[str]:
+    """Every package a serving dependency group installs, resolved through uv.lock."""
     import tomllib
 
     lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
     packages = {p["name"]: p for p in lock["package"]}
     root = packages["ml-cicd"]
-    todo = [d["name"] for d in root["dev-dependencies"]["serve"]]
+    todo = [d["name"] for d in root["dev-dependencies"][group]]
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -605,7 +624,11 @@ def _serve_closure() -> set[str]:
 
 
 def test_the_serving_image_installs_what_the_server_imports_and_no_training_stack():
-    """Static: third-party imports of mlcicd/serving/server and inference/ vs the serve group."""
+    """Static: third-party imports of mlcicd/serving/server and inference/ vs the serve groups.
+
+    The lean `serve` group must not hold torch, scikit-learn or pandas: that the ONNX path
+    imports none of them is checked by running it (tests/serving/test_model_server.py).
+    """
     import ast
     import importlib.metadata
     import sys as _sys
@@ -620,11 +643,13 @@ def test_the_serving_image_installs_what_the_server_imports_and_no_training_stac
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     imported.add(node.module.split(".")[0])
     third_party = imported - set(_sys.stdlib_module_names) - {"mlcicd", "inference"}
-    closure = _serve_closure()
+    lean = _serve_closure()
+    closure = lean | _serve_closure("serve-pyfunc")
     for module in sorted(third_party):
         names = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
         assert names & closure, f"the server imports {module} ({names}); add it to `serve`"
     assert not {"zenml", "great-expectations", "fairlearn", "streamlit", "mlflow"} & closure
+    assert not {"torch", "scikit-learn", "pandas", "scipy"} & lean
 
 
 def test_every_path_the_dockerfile_copies_exists():

@@ -52,13 +52,13 @@ def test_data_form_builds_a_frame_in_model_order_with_model_dtypes() -> None:
     shuffled = list(reversed(NAMES))
     parsed = parse(data_request([list(reversed(ROW)), list(reversed(ROW))], names=shuffled))
     assert parsed.form == "data"
-    assert list(parsed.frame.columns) == NAMES
-    assert len(parsed.frame) == 2
-    assert parsed.frame["age"].dtype == np.int64
-    assert parsed.frame["gain"].dtype == np.int64
-    assert parsed.frame["hours"].dtype == np.float64
-    assert parsed.frame["workclass"].dtype == object
-    assert parsed.frame["married"].dtype == bool
+    assert list(parsed.frame(FEATURES).columns) == NAMES
+    assert len(parsed.frame(FEATURES)) == 2
+    assert parsed.frame(FEATURES)["age"].dtype == np.int64
+    assert parsed.frame(FEATURES)["gain"].dtype == np.int64
+    assert parsed.frame(FEATURES)["hours"].dtype == np.float64
+    assert parsed.frame(FEATURES)["workclass"].dtype == object
+    assert parsed.frame(FEATURES)["married"].dtype == bool
     assert parsed.records[0] == RECORD
 
 
@@ -67,14 +67,20 @@ def test_json_data_single_record_list_and_instances_forms_agree() -> None:
     listed = parse({"jsonData": [RECORD, RECORD]})
     instances = parse({"jsonData": {"instances": [RECORD]}})
     assert single.form == listed.form == instances.form == "jsonData"
-    assert len(single.frame) == 1 and len(listed.frame) == 2 and len(instances.frame) == 1
-    pd.testing.assert_frame_equal(single.frame, instances.frame)
-    pd.testing.assert_frame_equal(single.frame, parse(data_request([ROW])).frame)
+    assert (
+        len(single.frame(FEATURES)) == 1
+        and len(listed.frame(FEATURES)) == 2
+        and len(instances.frame(FEATURES)) == 1
+    )
+    pd.testing.assert_frame_equal(single.frame(FEATURES), instances.frame(FEATURES))
+    pd.testing.assert_frame_equal(
+        single.frame(FEATURES), parse(data_request([ROW])).frame(FEATURES)
+    )
 
 
 def test_nulls_in_optional_columns_become_missing_values() -> None:
     record = {**RECORD, "workclass": None, "gain": None, "ratio": None, "married": None}
-    frame = parse({"jsonData": record}).frame
+    frame = parse({"jsonData": record}).frame(FEATURES)
     assert frame.loc[0, "workclass"] is None
     assert frame["gain"].dtype == np.float64 and math.isnan(frame.loc[0, "gain"])
     assert math.isnan(frame.loc[0, "ratio"])
@@ -86,16 +92,16 @@ def test_ints_are_accepted_for_double_and_integral_floats_for_long() -> None:
     parsed = parse({"jsonData": record})
     assert parsed.records[0]["hours"] == 40.0 and isinstance(parsed.records[0]["hours"], float)
     assert parsed.records[0]["age"] == 39 and isinstance(parsed.records[0]["age"], int)
-    assert parsed.frame.loc[0, "gain"] == -3
+    assert parsed.frame(FEATURES).loc[0, "gain"] == -3
 
 
 def test_exactly_max_rows_is_accepted() -> None:
-    assert len(parse(data_request([ROW] * 3), max_rows=3).frame) == 3
+    assert len(parse(data_request([ROW] * 3), max_rows=3).frame(FEATURES)) == 3
 
 
 def test_unicode_strings_are_values_like_any_other() -> None:
     parsed = parse({"jsonData": {**RECORD, "workclass": "Ünïcødé ☃ \u0000"}})
-    assert parsed.frame.loc[0, "workclass"] == "Ünïcødé ☃ \u0000"
+    assert parsed.frame(FEATURES).loc[0, "workclass"] == "Ünïcødé ☃ \u0000"
 
 
 # -- request shape -----------------------------------------------------------------------------

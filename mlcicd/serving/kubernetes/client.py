@@ -28,7 +28,7 @@ from mlcicd.serving.kubernetes.targets import (
     external_url,
 )
 from mlcicd.serving.kubernetes.variants import stable_predictor
-from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
+from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, DEFAULT_RUNTIME
 
 if TYPE_CHECKING:
     from zenml.integrations.seldon.flavors.seldon_model_deployer_flavor import (
@@ -194,6 +194,8 @@ class SeldonKubernetesBackend:
         resources: dict[str, dict[str, str]] | None = None,
         replicas: int = 1,
         max_rows: int = DEFAULT_MAX_ROWS,
+        runtime: str = DEFAULT_RUNTIME,
+        threads: int = 1,
         request_log_sink: RequestLogSink | None = None,
         image_pull_secrets: tuple[str, ...] = (),
         pod_security_context: dict[str, Any] | None = None,
@@ -228,6 +230,8 @@ class SeldonKubernetesBackend:
             resources=copy.deepcopy(DEFAULT_RESOURCES if resources is None else resources),
             replicas=replicas,
             max_rows=max_rows,
+            runtime=runtime,
+            threads=threads,
             request_log_sink=request_log_sink,
             image_pull_secrets=tuple(image_pull_secrets),
         )

@@ -120,6 +120,8 @@ def environment_backends(
                 resources=settings.resources or serving.resources,
                 replicas=settings.replicas,
                 max_rows=config.deployment.max_rows,
+                runtime=config.packaging.serving_runtime,
+                threads=config.packaging.serving_threads,
                 request_log_sink=sink,
                 image_pull_secrets=tuple(config.kubernetes.pods.image_pull_secrets),
                 pod_security_context=config.kubernetes.pods.pod_security_context(),

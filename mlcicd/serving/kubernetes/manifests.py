@@ -34,7 +34,12 @@ from mlcicd.serving.kubernetes.targets import (
     validate_dns_label,
     validate_replicas,
 )
-from mlcicd.serving.server.protocol import LIVENESS_PATH, MODEL_SERVER_CLASS, READINESS_PATH
+from mlcicd.serving.server.protocol import (
+    LIVENESS_PATH,
+    MODEL_SERVER_CLASS,
+    READINESS_PATH,
+    ServerOptions,
+)
 
 API_GROUP = "machinelearning.seldon.io"
 API_VERSION = "v1"
@@ -183,7 +188,7 @@ def _parameters(target: SeldonTarget, model: ServedModel) -> list[dict[str, str]
         {"name": "model_name", "value": model.model_name, "type": "STRING"},
         {"name": "model_version", "value": model.model_version, "type": "STRING"},
         {"name": "request_log", "value": REQUEST_LOG_PATH, "type": "STRING"},
-        {"name": "max_rows", "value": str(target.max_rows), "type": "INT"},
+        *ServerOptions(target.max_rows, target.runtime, target.threads).parameters(),
     ]
 
 

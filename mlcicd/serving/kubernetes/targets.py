@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlcicd.config.kubernetes import PodPolicyConfig
-from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, PREDICTIONS_PATH
+from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, DEFAULT_RUNTIME, PREDICTIONS_PATH
 
 GRAPH_NODE_NAME = "model"
 """Graph node and container name: Seldon pairs them by name."""
@@ -168,6 +168,9 @@ class SeldonTarget:
     )
     replicas: int = 1
     max_rows: int = DEFAULT_MAX_ROWS
+    runtime: str = DEFAULT_RUNTIME
+    """What the server runs: the version's ONNX export (`onnx`) or its MLflow pyfunc."""
+    threads: int = 1
     request_log_sink: RequestLogSink | None = None
     """The log-shipping sidecar of every predictor pod; None: the log stays in the pod."""
     image_pull_secrets: tuple[str, ...] = ()
@@ -202,6 +205,10 @@ class SeldonTarget:
             raise ValueError(f"max_rows must be an integer, got {self.max_rows!r}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {self.max_rows}")
+        if self.runtime not in ("onnx", "pyfunc"):
+            raise ValueError(f"runtime must be 'onnx' or 'pyfunc', got {self.runtime!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         object.__setattr__(self, "resources", _validate_resources(self.resources))
 
 

@@ -179,7 +179,12 @@ class LocalSeldonBackend(LocalTraffic):
                     terminate(variant.pid, variant.pid_start_ticks)
                 model = ModelRef(variant.model_name, variant.version, variant.model_uri)
                 fresh = spawn_model_server(
-                    folder, model, free_port(self.host), self.host, self.tracking_uri, self.max_rows
+                    folder,
+                    model,
+                    free_port(self.host),
+                    self.host,
+                    self.tracking_uri,
+                    self.server_options,
                 )
                 fresh.role, fresh.weight, fresh.retire_at = (
                     variant.role,

@@ -32,7 +32,12 @@ from zenml.services.service_status import ServiceStatus
 from mlcicd.serving.contract import EndpointState, EndpointStatus, ModelRef, ServingError
 from mlcicd.serving.local.backend import LocalSeldonBackend
 from mlcicd.serving.local.recorded import RecordedLocalBackend
-from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, READINESS_PATH
+from mlcicd.serving.server.protocol import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_RUNTIME,
+    READINESS_PATH,
+    ServerOptions,
+)
 
 if TYPE_CHECKING:
     from zenml.services.service import BaseService
@@ -79,6 +84,8 @@ class LocalSeldonServiceConfig(ServiceConfig):
     ports: dict[str, int]
     tracking_uri: str
     max_rows: int = DEFAULT_MAX_ROWS
+    runtime: str = DEFAULT_RUNTIME
+    threads: int = 1
 
 
 def _backend_for(config: LocalSeldonServiceConfig) -> LocalSeldonBackend:
@@ -88,6 +95,8 @@ def _backend_for(config: LocalSeldonServiceConfig) -> LocalSeldonBackend:
         tracking_uri=config.tracking_uri,
         host=config.host,
         max_rows=config.max_rows,
+        runtime=config.runtime,
+        threads=config.threads,
     )
 
 
@@ -187,22 +196,31 @@ class LocalSeldonModelDeployer(BaseModelDeployer):
         return cast(LocalSeldonModelDeployerConfig, self._config)
 
     def backend(
-        self, ports: dict[str, int], tracking_uri: str, max_rows: int = DEFAULT_MAX_ROWS
+        self,
+        ports: dict[str, int],
+        tracking_uri: str,
+        options: ServerOptions | None = None,
     ) -> LocalSeldonBackend:
-        """The process backend; ports come from the environment config, not the stack."""
+        """The process backend; ports and server options come from the environment config."""
+        options = options or ServerOptions()
         return LocalSeldonBackend(
             root=Path(self.config.serving_root),
             ports=ports,
             tracking_uri=tracking_uri,
             host=self.config.host,
-            max_rows=max_rows,
+            max_rows=options.max_rows,
+            runtime=options.runtime,
+            threads=options.threads,
         )
 
     def serving_backend(
-        self, ports: dict[str, int], tracking_uri: str, max_rows: int = DEFAULT_MAX_ROWS
+        self,
+        ports: dict[str, int],
+        tracking_uri: str,
+        options: ServerOptions | None = None,
     ) -> RecordedLocalBackend:
         """The backend that mlcicd.serving.backends hands the pipelines on the local stack."""
-        return RecordedLocalBackend(self, self.backend(ports, tracking_uri, max_rows))
+        return RecordedLocalBackend(self, self.backend(ports, tracking_uri, options))
 
     def _service_config(
         self, backend: LocalSeldonBackend, environment: str, model: ModelRef
@@ -219,7 +237,9 @@ class LocalSeldonModelDeployer(BaseModelDeployer):
             host=backend.host,
             ports=backend.ports,
             tracking_uri=backend.tracking_uri,
-            max_rows=backend.max_rows,
+            max_rows=backend.server_options.max_rows,
+            runtime=backend.server_options.runtime,
+            threads=backend.server_options.threads,
             **_pipeline_context(),
         )
 

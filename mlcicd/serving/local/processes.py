@@ -22,7 +22,7 @@ import requests
 from mlcicd.paths import REPO_ROOT
 from mlcicd.serving.contract import ModelRef, ServingError
 from mlcicd.serving.local.records import VariantRecord, now_utc
-from mlcicd.serving.server.protocol import READINESS_PATH
+from mlcicd.serving.server.protocol import READINESS_PATH, ServerOptions
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -86,7 +86,7 @@ def spawn_model_server(
     port: int,
     host: str,
     tracking_uri: str,
-    max_rows: int,
+    options: ServerOptions,
     interface: str | None = None,
 ) -> VariantRecord:
     """Start one version's seldon-core server on `port`; returns at once (not yet ready).
@@ -102,7 +102,7 @@ def spawn_model_server(
         {"name": "model_name", "value": model.name, "type": "STRING"},
         {"name": "model_version", "value": model.version, "type": "STRING"},
         {"name": "request_log", "value": str(request_log), "type": "STRING"},
-        {"name": "max_rows", "value": str(max_rows), "type": "INT"},
+        *options.parameters(),
     ]
     runtime_dir = folder / f"run-{tag}"
     runtime_dir.mkdir(parents=True, exist_ok=True)

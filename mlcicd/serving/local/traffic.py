@@ -50,7 +50,7 @@ from mlcicd.serving.local.records import (
 from mlcicd.serving.metrics.direct import DirectMetricsSource
 from mlcicd.serving.router import control
 from mlcicd.serving.router.routes import RouteTable
-from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
+from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS, DEFAULT_RUNTIME, ServerOptions
 
 DEFAULT_UPSTREAM_TIMEOUT = 10.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -69,6 +69,8 @@ class LocalTraffic:
         max_rows: int = DEFAULT_MAX_ROWS,
         upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        runtime: str = DEFAULT_RUNTIME,
+        threads: int = 1,
     ) -> None:
         if len(set(ports.values())) != len(ports):
             raise ServingError(f"serving ports must differ per environment, got {ports}")
@@ -78,6 +80,7 @@ class LocalTraffic:
         self.host = host
         self.startup_timeout = startup_timeout
         self.max_rows = max_rows
+        self.server_options = ServerOptions(max_rows, runtime, threads)
         self.upstream_timeout = upstream_timeout
         self.max_body_bytes = max_body_bytes
 
@@ -258,7 +261,12 @@ class LocalTraffic:
                 if existing is not None:  # a dead record of this version: replace it
                     record.variants.remove(existing)
                 variant = spawn_model_server(
-                    folder, model, free_port(self.host), self.host, self.tracking_uri, self.max_rows
+                    folder,
+                    model,
+                    free_port(self.host),
+                    self.host,
+                    self.tracking_uri,
+                    self.server_options,
                 )
                 record.variants.append(variant)
                 fresh = True

@@ -5,6 +5,12 @@ parameters of the contract in `mlcicd.serving.server.protocol`. Requests are val
 the model's MLflow signature before the model sees them (`request_parsing`), so bad input is a
 4xx with a message naming the problem and never a 5xx or a silently wrong prediction.
 
+What answers is the version's ONNX export in onnxruntime (`runtime: onnx`, the default: numpy
+in, numpy out, no torch, scikit-learn or pandas in the process) or its MLflow pyfunc
+(`runtime: pyfunc`); a version registered without an export is served as its pyfunc whatever
+the runtime says, and the log says so. The signature is read from the downloaded model's
+MLmodel file, so the ONNX path never imports MLflow's model machinery.
+
 Why the model loads in a background thread: seldon-core 1.19 calls `load()` inside each gunicorn
 worker before the worker accepts a connection. Loading synchronously there would leave readiness
 probes hanging in the listen backlog for the whole load (torch + MLflow take seconds), and a
@@ -13,16 +19,16 @@ failed load would stop gunicorn with an opaque "Worker failed to boot" (or, with
 the worker answer at once: `/health/status` is 503 while loading, 503 naming the error after a
 failed load, and 200 once the model is ready; predictions before then are 503 too.
 
-The JSON request log is written by `request_log`; the Flask error handlers seldon registers for
-this class, and the error reasons, are in `error_handlers`; the Prometheus metrics served at
-`/metrics` (requests by status, latency, predicted probabilities) are in `metrics`.
+The JSON request log is written by `request_log` (a background thread); what answers (ONNX or
+pyfunc) is in `predictors`; the Flask error handlers seldon registers for this class, and the
+error reasons, are in `error_handlers`; the Prometheus metrics served at `/metrics` (requests
+by status, latency, predicted probabilities) are in `metrics`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -41,20 +47,23 @@ from mlcicd.serving.server.error_handlers import (
     NOT_READY,
 )
 from mlcicd.serving.server.metrics import ServerMetrics
-from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
-from mlcicd.serving.server.request_log import (
-    open_request_log,
-    request_id_of,
-    request_log_line,
+from mlcicd.serving.server.predictors import (
+    Predictor,
+    feature_specs_of,
+    load_predictor,
+    model_directory,
 )
+from mlcicd.serving.server.protocol import DEFAULT_MAX_ROWS
+from mlcicd.serving.server.request_log import RequestLog, request_id_of
 from mlcicd.serving.server.request_parsing import (
     FeatureSpec,
     ParsedRequest,
     RequestError,
-    build_frame,
     decode_json_body,
     parse_prediction_request,
 )
+
+RUNTIMES = ("onnx", "pyfunc")
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +80,8 @@ class SeldonModelServer:
         model_version: str | int = "",
         request_log: str = "",
         max_rows: int | str = DEFAULT_MAX_ROWS,
+        runtime: str = "onnx",
+        threads: int | str = 1,
     ) -> None:
         # Seldon builds this object in its parent process and forks the workers from it, so
         # nothing heavy (MLflow, torch, open files, threads) may happen here; see load().
@@ -85,13 +96,23 @@ class SeldonModelServer:
             raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}") from None
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+        self.runtime = str(runtime or "onnx").strip()
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        try:
+            self.threads = int(threads)
+        except (TypeError, ValueError):
+            raise ValueError(f"threads must be a positive integer, got {threads!r}") from None
+        if self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.served_runtime = ""  # what answers once loaded: the runtime, or pyfunc as fallback
         self._passthrough = getenv_as_bool("PAYLOAD_PASSTHROUGH", default=False)
         self._lock = threading.Lock()
         self._state = "not loaded"
         self._load_error = ""
-        self._model: Any = None
+        self._model: Predictor | None = None
         self._features: list[FeatureSpec] = []
-        self._request_logger: logging.Logger | None = None
+        self._request_log: RequestLog | None = None
         self.metrics = ServerMetrics(self.model_name, self.model_version)
         self._blueprint: Blueprint | None = None
 
@@ -115,8 +136,8 @@ class SeldonModelServer:
         return {
             "name": self.model_name,
             "versions": [self.model_version],
-            "platform": "mlflow-pyfunc",
-            "custom": {"model_uri": self.model_uri},
+            "platform": "onnxruntime" if self.runtime == "onnx" else "mlflow-pyfunc",
+            "custom": {"model_uri": self.model_uri, "runtime": self.runtime},
         }
 
     def load(self) -> None:
@@ -126,8 +147,8 @@ class SeldonModelServer:
                 return
             self._state, self._load_error = "loading", ""
         try:  # opened now, so requests refused while loading are logged too
-            if self.request_log and self._request_logger is None:
-                self._request_logger = open_request_log(self.request_log)
+            if self.request_log and self._request_log is None:
+                self._request_log = RequestLog(self.request_log)
         except Exception as error:
             logger.exception("cannot open the request log %s", self.request_log)
             with self._lock:
@@ -139,33 +160,31 @@ class SeldonModelServer:
         threading.Thread(target=self._load_in_background, name="model-loader", daemon=True).start()
 
     def load_model(self) -> None:
-        """Load synchronously (raises on failure): the MLflow pyfunc by explicit URI + signature."""
+        """Load synchronously (raises on failure): the version's files, then ONNX or pyfunc."""
         started = time.perf_counter()
         if not self.model_uri:
             raise ValueError("the model_uri parameter is empty; nothing to serve")
-        request_logger = self._request_logger
-        if self.request_log and request_logger is None:
-            request_logger = open_request_log(self.request_log)
-        import mlflow.pyfunc  # heavy (and torch with the model): only in the serving process
-
-        pyfunc = mlflow.pyfunc.load_model(self.model_uri)
-        model = pyfunc.unwrap_python_model()
-        if not callable(getattr(model, "predict", None)):
-            raise TypeError(f"{self.model_uri} is not a PackagedClassifier pyfunc model")
-        features = feature_specs(pyfunc.metadata.get_input_schema())
-        features = _in_model_order(features, getattr(model, "feature_names", None))
+        request_log = self._request_log
+        if self.request_log and request_log is None:
+            request_log = RequestLog(self.request_log)
+        folder = model_directory(self.model_uri)
+        features = feature_specs_of(folder)
+        model = load_predictor(folder, self.runtime, self.threads)
+        features = _in_model_order(features, model.feature_names)
         _warm_up(model, features)
         with self._lock:
             self._model, self._features = model, features
-            self._request_logger = request_logger
+            self._request_log = request_log
+            self.served_runtime = model.runtime
             self._state, self._load_error = "ready", ""
         logger.info(
-            "model %s version %s loaded from %s in %.1f s (%d features)",
+            "model %s version %s loaded from %s in %.1f s (%d features, runtime %s)",
             self.model_name or "?",
             self.model_version or "?",
             self.model_uri,
             time.perf_counter() - started,
             len(features),
+            model.runtime,
         )
 
     def _load_in_background(self) -> None:
@@ -210,7 +229,7 @@ class SeldonModelServer:
                 payload = seldon_message_to_json(msg)
             request_id = request_id_of(payload)
             parsed = parse_prediction_request(payload, features, self.max_rows)
-            labels, probabilities = _predict(model, parsed)
+            labels, probabilities = model.predict(parsed, features)
         except RequestError as error:
             reason = NOT_READY if error.status_code == 503 else BAD_DATA
             self._log_request(
@@ -248,7 +267,7 @@ class SeldonModelServer:
             return json_to_seldon_message(response)
         return response
 
-    def _ready_model(self) -> tuple[Any, list[FeatureSpec]]:
+    def _ready_model(self) -> tuple[Predictor, list[FeatureSpec]]:
         with self._lock:
             state, error, model, features = (
                 self._state,
@@ -258,7 +277,7 @@ class SeldonModelServer:
             )
         if state == "failed":
             raise RequestError(f"model failed to load, cannot predict: {error}", 503)
-        if state != "ready":
+        if state != "ready" or model is None:
             raise RequestError(f"model is {state}; retry when /health/status answers 200", 503)
         return model, features
 
@@ -267,6 +286,7 @@ class SeldonModelServer:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "model_uri": self.model_uri,
+            "runtime": self.served_runtime or self.runtime,
         }
 
     def _log_request(
@@ -280,15 +300,15 @@ class SeldonModelServer:
         probabilities: list[float] | None = None,
         error: str | None = None,
     ) -> None:
-        """Append one JSON line; a failure to log must never fail the request."""
-        if self._request_logger is None:
+        """Queue one JSON line; a failure to log must never fail the request."""
+        if self._request_log is None:
             return
         try:
-            line = request_log_line(
+            self._request_log.write(
+                started,
                 request_id=request_id or request_id_of(None),
                 model_name=self.model_name,
                 model_version=self.model_version,
-                started=started,
                 status=status,
                 parsed=parsed,
                 payload=payload,
@@ -296,24 +316,8 @@ class SeldonModelServer:
                 probabilities=probabilities,
                 error=error,
             )
-            self._request_logger.info(line)
         except Exception:
-            logger.exception("could not write the request log entry")
-
-
-def feature_specs(schema: Any) -> list[FeatureSpec]:
-    """Column specs from an MLflow input schema (ColSpec name, type, required)."""
-    if schema is None:
-        raise ValueError("the model has no input signature; requests cannot be validated")
-    if schema.is_tensor_spec():
-        raise ValueError("the model's input signature is a tensor spec, not named columns")
-    specs = []
-    for column in schema.inputs:
-        if not column.name:
-            raise ValueError("the model's input signature has an unnamed column")
-        type_name = getattr(column.type, "name", None) or str(column.type)
-        specs.append(FeatureSpec(column.name, str(type_name), bool(column.required)))
-    return specs
+            logger.exception("could not queue the request log entry")
 
 
 def _in_model_order(features: list[FeatureSpec], feature_names: Any) -> list[FeatureSpec]:
@@ -329,30 +333,19 @@ def _in_model_order(features: list[FeatureSpec], feature_names: Any) -> list[Fea
     return [by_name[name] for name in names]
 
 
-def _warm_up(model: Any, features: list[FeatureSpec]) -> None:
+def _warm_up(model: Predictor, features: list[FeatureSpec]) -> None:
     """One throwaway prediction, so the first client request does not pay for lazy set-up.
 
-    The torch network is built on first use; a client's first request should not be the slow
-    one a latency smoke test measures. A failure here is logged, not fatal: real requests decide.
+    The torch network is built on first use and onnxruntime plans its first run; a client's
+    first request should not be the slow one a latency smoke test measures. A failure here is
+    logged, not fatal: real requests decide.
     """
     filler = {"string": "", "boolean": False, "double": 0.0, "float": 0.0}
     row = {spec.name: None if not spec.required else filler.get(spec.type, 0) for spec in features}
+    columns = {name: [value] for name, value in row.items()}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. the unknown category ""
-            model.predict(None, build_frame([row], features))
+            model.predict(ParsedRequest("jsonData", columns, 1), features)
     except Exception:
         logger.warning("warm-up prediction failed; serving anyway", exc_info=True)
-
-
-def _predict(model: Any, parsed: ParsedRequest) -> tuple[list[str], list[float]]:
-    """Labels and positive-class probabilities exactly as the PackagedClassifier returns them."""
-    out = model.predict(None, parsed.frame)
-    rows = len(parsed.frame)
-    if len(out) != rows or not {"prediction", "probability"} <= set(out.columns):
-        raise RuntimeError(f"model output has shape {out.shape} and columns {list(out.columns)}")
-    labels = [str(label) for label in out["prediction"]]
-    probabilities = [float(p) for p in out["probability"]]
-    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probabilities):
-        raise RuntimeError("model returned a probability outside [0, 1]")
-    return labels, probabilities

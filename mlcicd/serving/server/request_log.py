@@ -4,13 +4,19 @@ Each line names the request id (`meta.puid`), the model version, the HTTP status
 the feature records and the predictions or the error (the monitor reads it back); a request
 refused before it was parsed keeps a bounded copy of what was sent. One non-propagating logger
 per path and process, created after seldon forks workers.
+
+Lines are built and written by a background thread (`RequestLog`), so a request pays for a
+queue put, not for JSON encoding and a file write; the queue is drained at interpreter exit (a
+gunicorn worker stopping on SIGTERM), so a graceful stop loses no record.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import logging.handlers
+import queue
 import re
 import threading
 import time
@@ -47,7 +53,8 @@ def request_log_line(
     request_id: str,
     model_name: str,
     model_version: str,
-    started: float,
+    timestamp: str,
+    latency_ms: float,
     status: int,
     parsed: ParsedRequest | None,
     payload: Any,
@@ -55,14 +62,14 @@ def request_log_line(
     probabilities: list[float] | None = None,
     error: str | None = None,
 ) -> str:
-    """The JSON line of one request; `started` is its `time.perf_counter()` at arrival."""
+    """The JSON line of one request (`timestamp` and `latency_ms` taken when it was answered)."""
     entry: dict[str, Any] = {
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": timestamp,
         "request_id": request_id,
         "model_name": model_name,
         "model_version": model_version,
         "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000.0, 3),
+        "latency_ms": round(latency_ms, 3),
         "records": parsed.records if parsed is not None else None,
         "predictions": labels,
         "probabilities": probabilities,
@@ -104,3 +111,46 @@ def open_request_log(path: str) -> logging.Logger:
         logger.propagate = False
         _request_loggers[path] = logger
         return logger
+
+
+_STOP = object()
+logger = logging.getLogger(__name__)
+
+
+class RequestLog:
+    """The request log of one worker: `write()` queues, a background thread encodes and appends.
+
+    `close()` (registered with atexit) drains the queue before the process ends.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open_request_log(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._drain, name="request-log", daemon=True)
+        self._writer.start()
+        self._closed = False
+        atexit.register(self.close)
+
+    def write(self, started: float, **fields: Any) -> None:
+        """Queue one request's entry; `started` is its `time.perf_counter()` at arrival."""
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        timestamp = datetime.now(UTC).isoformat()
+        self._queue.put({"timestamp": timestamp, "latency_ms": latency_ms, **fields})
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the writer (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._writer.join(timeout)
+        for handler in self._file.handlers:
+            handler.flush()
+
+    def _drain(self) -> None:
+        while (entry := self._queue.get()) is not _STOP:
+            try:  # a failure to log must never stop the log: the next entry is written
+                self._file.info(request_log_line(**entry))
+            except Exception:
+                logger.exception("could not write a request log entry")

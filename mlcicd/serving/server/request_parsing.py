@@ -1,9 +1,12 @@
 """Parsing and validation of prediction requests for the Seldon model server.
 
-Pure functions (no Flask, no seldon-core, no MLflow) so every rule is unit-testable with
-hand-made payloads. Every bad request is refused here, before the model sees it, with a 4xx
-status and a message that names the offending feature, row or value: a client must never be
-able to turn malformed input into a 5xx or into a silently wrong prediction.
+Pure functions (no Flask, no seldon-core, no MLflow, no pandas on the request path) so every rule
+is unit-testable with hand-made payloads. Every bad request is refused here, before the model
+sees it, with a 4xx status and a message that names the offending feature, row or value: a
+client must never be able to turn malformed input into a 5xx or into a silently wrong
+prediction. Validation works column by column: a column whose values are all of the declared
+kind is checked with numpy in one pass, and only a column that fails that check is walked value
+by value, to name the first bad values exactly.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_ABS_NUMBER = 1e15
 MAX_REPORTED_ERRORS = 10
@@ -48,11 +53,22 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """A validated request: the model input and what the request log records."""
+    """A validated request: one list of clean values per feature, in the model's order."""
 
     form: RequestForm
-    frame: pd.DataFrame
-    records: list[dict[str, Any]]
+    columns: dict[str, list[Any]]
+    rows: int
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as records, what the request log keeps (built off the request path)."""
+        names = list(self.columns)
+        rows = zip(*self.columns.values(), strict=True)
+        return [dict(zip(names, values, strict=True)) for values in rows]
+
+    def frame(self, features: Sequence[FeatureSpec]) -> pd.DataFrame:
+        """The rows as the pyfunc model's input frame (see `build_frame`)."""
+        return build_frame_from_columns(self.columns, self.rows, features)
 
 
 def decode_json_body(body: bytes | str) -> Any:
@@ -92,32 +108,42 @@ def parse_prediction_request(
             "request must contain 'data' (names + ndarray) or 'jsonData' (records); "
             f"got keys: {keys}"
         )
-    clean = _validated_records(records, features)
-    return ParsedRequest(form=form, frame=build_frame(clean, features), records=clean)
+    columns = _validated_columns(records, features)
+    return ParsedRequest(form=form, columns=columns, rows=len(records))
 
 
 def build_frame(
     records: Sequence[Mapping[str, Any]], features: Sequence[FeatureSpec]
 ) -> pd.DataFrame:
-    """Model input in the model's column order; strings as object with None for missing.
+    """Model input in the model's column order; strings as object with None for missing."""
+    columns = {spec.name: [record[spec.name] for record in records] for spec in features}
+    return build_frame_from_columns(columns, len(records), features)
+
+
+def build_frame_from_columns(
+    columns: Mapping[str, list[Any]], rows: int, features: Sequence[FeatureSpec]
+) -> pd.DataFrame:
+    """The pyfunc's input frame from clean columns (pandas is imported only for the pyfunc).
 
     Integer columns stay int64 (what the model was trained on) unless a null forces float64.
     """
-    columns: dict[str, Any] = {}
+    import pandas as pd
+
+    frame: dict[str, Any] = {}
     for spec in features:
-        values = [record[spec.name] for record in records]
+        values = columns[spec.name]
         has_null = any(v is None for v in values)
         if spec.type in INTEGER_TYPES and not has_null:
-            columns[spec.name] = np.asarray(values, dtype=np.int64)
+            frame[spec.name] = np.asarray(values, dtype=np.int64)
         elif spec.type in NUMERIC_TYPES:
-            columns[spec.name] = np.asarray(
+            frame[spec.name] = np.asarray(
                 [math.nan if v is None else v for v in values], dtype=np.float64
             )
         elif spec.type == "boolean" and not has_null:
-            columns[spec.name] = np.asarray(values, dtype=bool)
+            frame[spec.name] = np.asarray(values, dtype=bool)
         else:
-            columns[spec.name] = pd.Series(values, dtype=object)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+            frame[spec.name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(frame, index=pd.RangeIndex(rows))
 
 
 def _records_from_data(
@@ -216,26 +242,68 @@ def _check_names(names: list[str], features: Sequence[FeatureSpec], where: str) 
         )
 
 
-def _validated_records(
+def _validated_columns(
     records: list[dict[str, Any]], features: Sequence[FeatureSpec]
-) -> list[dict[str, Any]]:
-    errors: list[str] = []
-    clean = []
-    for index, record in enumerate(records):
-        row: dict[str, Any] = {}
-        for spec in features:
-            try:
-                row[spec.name] = coerce_value(record[spec.name], spec)
-            except RequestError as error:
-                errors.append(f"row {index}, column '{spec.name}': {error.message}")
-        clean.append(row)
-        if len(errors) > MAX_REPORTED_ERRORS:
-            break
+) -> dict[str, list[Any]]:
+    """Clean columns; errors in row order (then feature order), at most MAX_REPORTED_ERRORS."""
+    columns: dict[str, list[Any]] = {}
+    errors: list[tuple[int, int, str]] = []
+    for position, spec in enumerate(features):
+        values = [record[spec.name] for record in records]
+        clean = _clean_column(values, spec)
+        if clean is None:  # some value is not already clean: walk them to coerce or name them
+            clean = []
+            for index, value in enumerate(values):
+                try:
+                    clean.append(coerce_value(value, spec))
+                except RequestError as error:
+                    clean.append(None)
+                    message = f"row {index}, column '{spec.name}': {error.message}"
+                    errors.append((index, position, message))
+        columns[spec.name] = clean
     if errors:
-        shown = errors[:MAX_REPORTED_ERRORS]
+        errors.sort()
+        shown = [message for _, _, message in errors[:MAX_REPORTED_ERRORS]]
         more = " (and more)" if len(errors) > MAX_REPORTED_ERRORS else ""
         raise RequestError("invalid value(s): " + "; ".join(shown) + more)
-    return clean
+    return columns
+
+
+def _clean_column(values: list[Any], spec: FeatureSpec) -> list[Any] | None:
+    """`values` as coerce_value would return them when every one is valid, else None.
+
+    One pass over the value types, then numpy for the numeric rules; None sends the column to
+    the value-by-value path, which coerces what it can and names what it cannot.
+    """
+    kinds = set(map(type, values))
+    if type(None) in kinds:
+        if spec.required:
+            return None
+        kinds.discard(type(None))
+        present = [v for v in values if v is not None]
+    else:
+        present = values
+    if spec.type in NUMERIC_TYPES:
+        if not kinds <= ({int} if spec.type in INTEGER_TYPES else {int, float}):
+            return None
+        if not present:
+            return values
+        try:
+            numbers = np.asarray(present, dtype=np.float64)
+        except (OverflowError, ValueError):
+            return None
+        if not (np.isfinite(numbers).all() and np.abs(numbers).max() <= MAX_ABS_NUMBER):
+            return None
+        if spec.type == "integer" and not (
+            numbers.min() >= -INT32_LIMIT and numbers.max() < INT32_LIMIT
+        ):
+            return None
+        if spec.type in FLOAT_TYPES and int in kinds:
+            return [None if v is None else float(v) for v in values]
+        return values
+    if spec.type == "boolean":
+        return values if kinds <= {bool} else None
+    return values if kinds <= {str} else None
 
 
 def coerce_value(value: Any, spec: FeatureSpec) -> Any:
