@@ -1,13 +1,19 @@
-"""Latency and throughput of the seldon-core model server versus `mlflow models serve`.
+"""Latency and throughput of the project's model server (ONNX and pyfunc) against the references.
 
 Usage: python benchmarks/serving_latency.py [--requests 300] [--batch-requests 30]
        [--version-label LABEL]
 
-Both servers serve the same registered MLflow model version, trained here on the embedded Adult
-data with the project's own functions and registered in a throwaway SQLite store, so the only
-difference measured is the serving stack: seldon-core's Flask/gunicorn app with the project's
-request validation and request log, against MLflow's FastAPI/uvicorn scoring server. The seldon
-server is started by `LocalSeldonBackend.deploy`, exactly as a local deployment starts it.
+One registered MLflow model version, trained here on the embedded Adult data with the project's
+own functions, packaged to ONNX by the package stage's function and registered in a throwaway
+SQLite store, is served four ways in one run, side by side:
+- `seldon-core onnx`: the project's server as it deploys by default (the ONNX export in
+  onnxruntime), started by `LocalSeldonBackend.deploy` with the real staging smoke test;
+- `seldon-core pyfunc`: the same server with `runtime: pyfunc` (the MLflow pyfunc);
+- `mlflow models serve`: MLflow's FastAPI/uvicorn scoring server on the same version;
+- `seldon-core trivial`: seldon-core's own wrapper answering a model that does nothing
+  (`benchmarks/trivial_seldon_model.py`), the floor of any seldon-based server.
+It prints the deploy time of each runtime (start, load, smoke test), the table, and the ratios
+the targets are stated in (single-row p50 versus the trivial model; rows/s versus MLflow).
 """
 
 from __future__ import annotations
@@ -40,12 +46,13 @@ from inference.packaged_model import PackagedClassifier
 from mlcicd.config import load_config
 from mlcicd.data.loading import data_fingerprint, load_datasets
 from mlcicd.data.preprocessing import fit_preprocessor, split_train_validation
+from mlcicd.packaging.package import package_model
 from mlcicd.registry.versions import log_packaged_model, register_version
-from mlcicd.release.smoke_test import _json_value, row_payload
+from mlcicd.release.smoke_test import SmokeResult, _json_value, row_payload, smoke_verifier
 from mlcicd.serving.contract import ModelRef, ServingError
 from mlcicd.serving.local.backend import LocalSeldonBackend
 from mlcicd.serving.local.processes import free_port
-from mlcicd.serving.server.protocol import PREDICTIONS_PATH
+from mlcicd.serving.server.protocol import PREDICTIONS_PATH, READINESS_PATH
 from mlcicd.training.fit import fit_packaged_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -137,22 +144,85 @@ def _train_and_register(tmp: Path) -> Setup:
         train_split, validation_split, preprocessor, config, schema, fingerprint
     )
     print(f"trained {config.model.type} in {time.perf_counter() - started:.1f} s", flush=True)
+    exported, parity = package_model(model, golden, config.packaging)
+    if parity.error or not exported:
+        sys.exit(f"the ONNX export failed: {parity.error}")
+    print(f"ONNX export: {parity.size_bytes:,} bytes, parity {parity.max_abs_difference:.2g}")
     with mlflow.start_run(experiment_id=experiment_id):
-        model_uri = log_packaged_model(model, golden)
+        model_uri = log_packaged_model(model, golden, exported)
     version = register_version(client, MODEL_NAME, model_uri, tags={}, description="benchmark")
     return Setup(tracking_uri, version, model, golden, config.deployment.max_rows)
 
 
-def _seldon_backend(tmp: Path, tracking_uri: str, max_rows: int) -> LocalSeldonBackend:
+def _seldon_backend(
+    tmp: Path, tracking_uri: str, max_rows: int, runtime: str
+) -> LocalSeldonBackend:
     """A backend of its own: private root under `tmp`, a free port, nothing shared with `run.py`."""
     return LocalSeldonBackend(
-        root=tmp / "serving",
+        root=tmp / f"serving-{runtime}",
         ports={ENVIRONMENT: free_port(HOST)},
         tracking_uri=tracking_uri,
         host=HOST,
         startup_timeout=STARTUP_TIMEOUT_S,
         max_rows=max_rows,
+        runtime=runtime,
     )
+
+
+def _deploy(backend: LocalSeldonBackend, setup: Setup) -> tuple[str, float]:
+    """Deploy the version as staging does (start, load, smoke test); its server URL and seconds."""
+    rows = setup.golden.head(20)
+    results: list[SmokeResult] = []
+    verify = smoke_verifier(
+        ENVIRONMENT, setup.model, rows, MODEL_NAME, setup.version, 250.0, 1e-6,
+        setup.max_rows, results,
+    )  # fmt: skip
+    model_ref = ModelRef(MODEL_NAME, setup.version, f"models:/{MODEL_NAME}/{setup.version}")
+    started = time.perf_counter()
+    backend.deploy(ENVIRONMENT, model_ref, verify=verify)
+    seconds = time.perf_counter() - started
+    record = backend.read_record(ENVIRONMENT)
+    assert record is not None and record.stable is not None
+    return f"http://{HOST}:{record.stable.port}{PREDICTIONS_PATH}", seconds
+
+
+@contextlib.contextmanager
+def _trivial_server(tmp: Path) -> Iterator[str]:
+    """seldon-core's wrapper around `TrivialModel`, with the project's launcher; yields its URL."""
+    port = free_port(HOST)
+    command = [
+        sys.executable, "-m", "mlcicd.serving.local.serve",
+        "--host", HOST, "--http-port", str(port), "--parameters", "[]",
+        "--interface", "benchmarks.trivial_seldon_model.TrivialModel",
+    ]  # fmt: skip
+    log_path = tmp / "trivial.log"
+    (tmp / "trivial-run").mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "XDG_RUNTIME_DIR": str(tmp / "trivial-run")}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_for(process, f"http://{HOST}:{port}{READINESS_PATH}", log_path, "trivial seldon")
+        yield f"http://{HOST}:{port}{PREDICTIONS_PATH}"
+    finally:
+        _stop_group(process)
+
+
+def _wait_for(process: subprocess.Popen[bytes], url: str, log_path: Path, what: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise ServingError(f"{what} exited:\n{_tail(log_path)}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise ServingError(
+                f"{what} not ready after {STARTUP_TIMEOUT_S:.0f} s:\n{_tail(log_path)}"
+            )
+        time.sleep(0.25)
 
 
 def _mlflow_command(version: str, port: str) -> list[str]:
@@ -191,19 +261,7 @@ def _mlflow_server(tmp: Path, tracking_uri: str, version: str) -> Iterator[str]:
             start_new_session=True,  # its own process group, so one killpg stops uvicorn too
         )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise ServingError(f"mlflow models serve exited:\n{_tail(log_path)}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"http://{HOST}:{port}/ping", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise ServingError(
-                    f"mlflow models serve not ready after {STARTUP_TIMEOUT_S:.0f} s:\n"
-                    f"{_tail(log_path)}"
-                )
-            time.sleep(0.5)
+        _wait_for(process, f"http://{HOST}:{port}/ping", log_path, "mlflow models serve")
         yield f"http://{HOST}:{port}/invocations"
     finally:
         _stop_group(process)
@@ -268,17 +326,17 @@ def _check_agreement(
     golden: pd.DataFrame,
     model: PackagedClassifier,
 ) -> float:
-    """Both servers answer 200 with the offline model's probabilities; returns the max diff."""
+    """Every model server answers 200 with the offline model's probabilities; the max diff."""
     rows = golden.iloc[:AGREEMENT_ROWS]
     offline = model.predict_proba(rows)
-    answers = {}
+    worst = 0.0
     for server in servers:
         answer = _post(session, server, server.body(rows)).json()
-        answers[server.name] = np.asarray(server.probabilities(answer), dtype=np.float64)
-        off = float(np.max(np.abs(answers[server.name] - offline)))
+        answers = np.asarray(server.probabilities(answer), dtype=np.float64)
+        off = float(np.max(np.abs(answers - offline)))
         print(f"{server.name}: HTTP 200, max |p - offline p| = {off:.3g}", flush=True)
-    first, second = (answers[s.name] for s in servers)
-    return float(np.max(np.abs(first - second)))
+        worst = max(worst, off)
+    return worst
 
 
 def _latency(
@@ -349,6 +407,31 @@ def _table(results: list[Row]) -> str:
     return "\n".join(lines)
 
 
+ONNX, PYFUNC = "seldon-core onnx", "seldon-core pyfunc"
+MLFLOW, TRIVIAL = "mlflow models serve", "seldon-core trivial"
+
+
+def _targets(results: list[Row], deploy_seconds: dict[str, float]) -> list[str]:
+    """The issue's targets as ratios measured in this run (printed, never asserted)."""
+    by = {(r.server, r.measurement, r.batch_size): r for r in results}
+    onnx, trivial = by[(ONNX, "latency", 1)], by[(TRIVIAL, "latency", 1)]
+    lines = [
+        f"single-row p50: onnx {onnx.p50_ms:.2f} ms / trivial {trivial.p50_ms:.2f} ms = "
+        f"{onnx.p50_ms / trivial.p50_ms:.2f}x (target <= 1.5x)"
+    ]
+    for size in BATCH_SIZES:
+        ours, theirs = by[(ONNX, "throughput", size)], by[(MLFLOW, "throughput", size)]
+        lines.append(
+            f"rows/s at batch {size}: onnx {ours.rows_per_s:,.0f} / mlflow "
+            f"{theirs.rows_per_s:,.0f} = {ours.rows_per_s / theirs.rows_per_s:.2f}x (target >= 1x)"
+        )
+    lines += [
+        f"deploy time ({runtime}: start, load, smoke test): {seconds:.1f} s"
+        for runtime, seconds in deploy_seconds.items()
+    ]
+    return lines
+
+
 def main() -> None:
     """Set up, start both servers, check they agree, measure, print, and always clean up."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -373,39 +456,40 @@ def main() -> None:
         version, model, golden = setup.version, setup.model, setup.golden
         if setup.max_rows < max(BATCH_SIZES):
             sys.exit(f"deployment.max_rows {setup.max_rows} is below the largest batch size")
-        backend = _seldon_backend(tmp, setup.tracking_uri, setup.max_rows)
-        model_ref = ModelRef(MODEL_NAME, version, f"models:/{MODEL_NAME}/{version}")
+        backends = {
+            runtime: _seldon_backend(tmp, setup.tracking_uri, setup.max_rows, runtime)
+            for runtime in ("onnx", "pyfunc")
+        }
+        urls: dict[str, str] = {}
+        deploy_seconds: dict[str, float] = {}
         try:
+            for runtime, backend in backends.items():
+                urls[runtime], deploy_seconds[runtime] = _deploy(backend, setup)
+                print(f"deployed ({runtime}) in {deploy_seconds[runtime]:.1f} s", flush=True)
             started = time.perf_counter()
-            backend.deploy(ENVIRONMENT, model_ref, verify=lambda url: None)
-            record = backend.read_record(ENVIRONMENT)
-            assert record is not None and record.stable is not None
-            server_port = record.stable.port  # the model server itself, not its router
-            print(f"seldon-core up in {time.perf_counter() - started:.1f} s", flush=True)
-            started = time.perf_counter()
-            with _mlflow_server(tmp, setup.tracking_uri, version) as mlflow_url:
-                print(f"mlflow models serve up in {time.perf_counter() - started:.1f} s")
+            with (
+                _mlflow_server(tmp, setup.tracking_uri, version) as mlflow_url,
+                _trivial_server(tmp) as trivial_url,
+            ):
+                print(f"mlflow models serve and the trivial server up in "
+                      f"{time.perf_counter() - started:.1f} s")  # fmt: skip
                 names = list(model.feature_names)
+                seldon_body = _seldon_body(names)
                 servers = [
-                    Server(
-                        "seldon-core",
-                        f"http://{HOST}:{server_port}{PREDICTIONS_PATH}",
-                        _seldon_body(names),
-                        _seldon_probabilities,
-                    ),
-                    Server(
-                        "mlflow models serve",
-                        mlflow_url,
-                        _mlflow_body(names),
-                        _mlflow_probabilities,
-                    ),
+                    Server(ONNX, urls["onnx"], seldon_body, _seldon_probabilities),
+                    Server(PYFUNC, urls["pyfunc"], seldon_body, _seldon_probabilities),
+                    Server(MLFLOW, mlflow_url, _mlflow_body(names), _mlflow_probabilities),
+                    Server(TRIVIAL, trivial_url, seldon_body, _seldon_probabilities),
                 ]
                 with requests.Session() as session:
-                    diff = _check_agreement(session, servers, golden, model)
-                print(f"max |p_seldon - p_mlflow| over {AGREEMENT_ROWS} rows: {diff:.3g}")
+                    diff = _check_agreement(session, servers[:3], golden, model)
+                print(
+                    f"max |p - offline p| over {AGREEMENT_ROWS} rows, all model servers: {diff:.3g}"
+                )
                 results = _measure(servers, golden, args.requests, args.batch_requests)
         finally:
-            backend.stop(ENVIRONMENT)  # the record lists every process it started
+            for backend in backends.values():
+                backend.stop(ENVIRONMENT)  # the record lists every process it started
     print()
     print(f"command: {command}")
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}, label: {label}")
@@ -419,6 +503,9 @@ def main() -> None:
     print(f"mlflow server: {shlex.join(mlflow_cmd)}")
     print()
     print(_table(results))
+    print()
+    for line in _targets(results, deploy_seconds):
+        print(line)
 
 
 if __name__ == "__main__":
