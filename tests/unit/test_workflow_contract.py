@@ -31,7 +31,11 @@ SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 
 
 def _steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    return [(name, job, step) for name, job in workflow["jobs"].items() for step in job["steps"]]
+    return [
+        (name, job, step)
+        for name, job in workflow["jobs"].items()
+        for step in job.get("steps", [])  # a reusable-workflow call has none of its own
+    ]
 
 
 def _run_py_calls(script: str) -> list[list[str]]:
@@ -58,7 +62,7 @@ def test_every_run_py_call_in_a_workflow_parses(path: Path) -> None:
                 parser.parse_args(words)
             except SystemExit:
                 pytest.fail(f"{path.name}: `run.py {' '.join(words)}` does not parse")
-    assert found or path.name == "ci.yml"
+    assert found or path.name in {"ci.yml", "images.yml"}  # no run.py: lint and test, build
 
 
 @pytest.mark.parametrize("name", ["deploy.yml", "monitor.yml", "promote.yml"])
@@ -102,6 +106,9 @@ def test_security_rules_every_workflow_keeps(path: Path) -> None:
     for name, job in workflow["jobs"].items():
         writes = {k for k, v in job.get("permissions", {}).items() if v == "write"}
         assert writes <= {"pull-requests"}, f"{path.name} {name} writes {writes}"
+        if "uses" in job:  # only this repository's own reusable workflows, at this commit
+            assert job["uses"].startswith("./.github/workflows/"), f"{path.name} {name}"
+            assert (REPO_ROOT / job["uses"]).is_file(), job["uses"]
     for name, _, step in _steps(workflow):
         uses = step.get("uses")
         if uses is None:
@@ -126,34 +133,53 @@ def test_deploy_runs_only_after_ci_passed_on_that_commit() -> None:
     assert images["needs"] == "changes" and images["if"] == "needs.changes.outputs.code == 'true'"
     assert job["needs"] == ["changes", "images"]
     assert job["if"] == "needs.changes.outputs.code == 'true'"
-    for built in (job, images):
-        [checkout] = [
-            s for s in built["steps"] if s.get("uses", "").startswith("actions/checkout@")
-        ]
-        assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    [checkout] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    head = "${{ github.event.workflow_run.head_sha || github.sha }}"
+    assert checkout["with"]["ref"] == head
+    assert images["with"]["ref"] == head  # the images are built from the commit that deploys
     # a dispatched commit is checked before anything is built or deployed
     [check] = [s for s in gate["steps"] if s.get("name") == "CI passed on the dispatched commit"]
     assert "--workflow ci.yml" in check["run"] and "--status success" in check["run"]
     assert gate["steps"][0] is check
 
 
-def test_deploy_builds_the_images_of_its_commit_and_runs_them_by_digest() -> None:
-    deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
-    images, job = deploy["jobs"]["images"], deploy["jobs"]["train-and-deploy-staging"]
+def test_deploy_and_retrain_build_the_images_of_their_commit_and_run_them_by_digest() -> None:
+    build_workflow = load_workflow(WORKFLOWS_DIR / "images.yml")
+    assert set(build_workflow["on"]) == {"workflow_call"}
+    (build,) = build_workflow["jobs"].values()
+    assert build["environment"] == "${{ inputs.environment }}"  # its registry secrets
     builds = {
-        s["id"]: s for s in images["steps"] if "docker/build-push-action@" in s.get("uses", "")
+        s["id"]: s for s in build["steps"] if "docker/build-push-action@" in s.get("uses", "")
     }
     assert builds["serving"]["with"]["file"] == "stacks/seldon/Dockerfile"
     assert builds["cuda"]["with"]["file"] == "stacks/kubernetes/Dockerfile.cuda"
-    for build in builds.values():
-        assert build["with"]["push"] is True
-        assert build["with"]["tags"].endswith(
-            ":${{ github.event.workflow_run.head_sha || github.sha }}"
-        )
-    assert images["outputs"]["serving"].endswith("@${{ steps.serving.outputs.digest }}")
-    assert images["outputs"]["step-parent"].endswith("@${{ steps.cuda.outputs.digest }}")
-    assert job["env"]["ML_CICD_SERVING_IMAGE"] == "${{ needs.images.outputs.serving }}"
-    assert job["env"]["ML_CICD_STEP_PARENT_IMAGE"] == "${{ needs.images.outputs.step-parent }}"
+    for image in builds.values():
+        assert image["with"]["push"] is True
+        assert image["with"]["tags"].endswith(":${{ inputs.ref }}")
+    [checkout] = [s for s in build["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ inputs.ref }}"
+    assert build["outputs"]["serving"].endswith("@${{ steps.serving.outputs.digest }}")
+    assert build["outputs"]["step-parent"].endswith("@${{ steps.cuda.outputs.digest }}")
+    outputs = build_workflow["on"]["workflow_call"]["outputs"]
+    assert outputs["serving"]["value"] == "${{ jobs.build.outputs.serving }}"
+    assert outputs["step-parent"]["value"] == "${{ jobs.build.outputs.step-parent }}"
+    deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
+    monitor = load_workflow(WORKFLOWS_DIR / "monitor.yml")
+    for workflow, runs in ((deploy, "train-and-deploy-staging"), (monitor, "retrain")):
+        images, job = workflow["jobs"]["images"], workflow["jobs"][runs]
+        assert images["uses"] == "./.github/workflows/images.yml"
+        assert "images" in job["needs"]
+        assert job["env"]["ML_CICD_SERVING_IMAGE"] == "${{ needs.images.outputs.serving }}"
+        assert job["env"]["ML_CICD_STEP_PARENT_IMAGE"] == "${{ needs.images.outputs.step-parent }}"
+    # a retrain builds from the commit it trains with, in the environment it deploys to
+    assert monitor["jobs"]["images"]["with"] == {
+        "ref": "${{ github.sha }}", "environment": "${{ inputs.environment || 'production' }}",
+    }  # fmt: skip
+    # and the retrain runs only on images that were built (the retrain conditions are the
+    # images job's, simulated in test_workflows.py)
+    assert monitor["jobs"]["retrain"]["if"] == (
+        "${{ !cancelled() && needs.images.result == 'success' }}"
+    )
     from mlcicd.config.loader import IMAGE_VARIABLES
 
     assert set(IMAGE_VARIABLES) == {"ML_CICD_SERVING_IMAGE", "ML_CICD_STEP_PARENT_IMAGE"}
@@ -170,7 +196,7 @@ def test_ci_never_cancels_a_run_of_main_and_docs_do_not_retrain() -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_jobs_that_cache_uv_prune_it(path: Path) -> None:
     for name, job in load_workflow(path)["jobs"].items():
-        steps = job["steps"]
+        steps = job.get("steps", [])
         if any("actions/cache@" in s.get("uses", "") for s in steps):
             assert "uv cache prune --ci" in steps[-1].get("run", ""), f"{path.name} {name}"
 
@@ -181,7 +207,7 @@ def test_promote_workflow_signs_in_and_waits_for_the_protected_environment() -> 
     (job,) = promote["jobs"].values()
     assert job["environment"] == "production-release"
     monitor = load_workflow(WORKFLOWS_DIR / "monitor.yml")
-    assert all(j["environment"] != job["environment"] for j in monitor["jobs"].values())
+    assert all(j.get("environment") != job["environment"] for j in monitor["jobs"].values())
     [step] = [s for s in job["steps"] if s.get("name") == "Promote"]
     [words] = _run_py_calls(step["run"])
     assert words[:3] == ["--env", "production", "promote"]

@@ -403,17 +403,17 @@ def _needs(job: dict[str, Any]) -> list[str]:
     ("event", "data_exit", "expected"),
     [
         (_event("schedule"), 0, {"monitor", "data-change"}),
-        (_event("schedule"), 3, {"monitor", "data-change", "retrain"}),
+        (_event("schedule"), 3, {"monitor", "data-change", "images", "retrain"}),
         (_event("schedule"), 1, {"monitor", "data-change"}),
         (_event("workflow_dispatch"), 0, {"monitor", "data-change"}),
         (
             _event("workflow_dispatch", environment="staging"),
             3,
-            {"monitor", "data-change", "retrain"},
+            {"monitor", "data-change", "images", "retrain"},
         ),
-        (_event("workflow_dispatch", retrain=True), 0, {"retrain"}),
-        (_event("repository_dispatch/retrain"), 0, {"retrain"}),
-        (_event("repository_dispatch/monitoring-alert"), 0, {"retrain"}),
+        (_event("workflow_dispatch", retrain=True), 0, {"images", "retrain"}),
+        (_event("repository_dispatch/retrain"), 0, {"images", "retrain"}),
+        (_event("repository_dispatch/monitoring-alert"), 0, {"images", "retrain"}),
     ],
     ids=[
         "schedule-data-unchanged",
@@ -435,7 +435,7 @@ def test_which_jobs_run_for_each_trigger(
 ) -> None:
     """Retrain for a manual retrain=true, any repository_dispatch or changed data (exit 3), and
     only then; retrain requests skip monitoring; a failing data check starts no retrain."""
-    assert set(monitor["jobs"]) == {"monitor", "data-change", "retrain"}
+    assert set(monitor["jobs"]) == {"monitor", "data-change", "images", "retrain"}
     assert simulate(monitor, event, data_exit, tmp_path) == expected
 
 
@@ -517,8 +517,9 @@ def test_monitoring_jobs_use_the_gpu_k8s_settings_of_deploy(monitor: dict[str, A
     deploy = load_workflow(WORKFLOWS_DIR / "deploy.yml")
     deploy_job = deploy["jobs"]["train-and-deploy-staging"]
     for name, job in monitor["jobs"].items():
-        # the images a deploy built for its own commit; a monitoring retrain runs the configured
-        # ones (it has no build of its own)
+        if "uses" in job:  # images.yml: touches the registry only
+            continue
+        # the images of the run's own commit: built by the job `images`, which a retrain needs
         wanted = {k: v for k, v in deploy_job["env"].items() if not k.endswith("_IMAGE")}
         missing = {k: v for k, v in wanted.items() if job["env"].get(k) != v}
         assert not missing, f"job {name} lacks deploy.yml's settings: {sorted(missing)}"
