@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -321,10 +322,15 @@ def test_invalid_json_and_wrong_content_type_are_4xx(seldon_server):
 # -- request log ---------------------------------------------------------------------------------
 
 
-def read_log(server) -> list[dict[str, Any]]:
-    if not server.request_log.exists():
-        return []
-    return [json.loads(line) for line in server.request_log.read_text().splitlines()]
+def read_log(server, at_least: int = 0, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The request log's entries, once it holds `at_least` (a background thread writes it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = server.request_log.read_text() if server.request_log.exists() else ""
+        entries = [json.loads(line) for line in text.splitlines()]
+        if len(entries) >= at_least or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
 
 
 def test_request_log_gets_one_json_line_per_request(seldon_server, golden_rows, offline):
@@ -333,7 +339,7 @@ def test_request_log_gets_one_json_line_per_request(seldon_server, golden_rows, 
     good = post(seldon_server, {"jsonData": records})
     bad = post(seldon_server, {"jsonData": {**records[0], "age": "old"}})
     assert good.status_code == 200 and bad.status_code == 400
-    entries = read_log(seldon_server)
+    entries = read_log(seldon_server, at_least=before + 2)
     assert len(entries) == before + 2
     ok, refused = entries[-2], entries[-1]
     assert ok["status"] == 200 and ok["error"] is None
@@ -344,6 +350,20 @@ def test_request_log_gets_one_json_line_per_request(seldon_server, golden_rows, 
     assert ok["latency_ms"] >= 0 and ok["timestamp"].endswith("+00:00")
     assert refused["status"] == 400 and "column 'age'" in refused["error"]
     assert refused["predictions"] is None and "old" in refused["request"]
+
+
+def test_a_graceful_stop_writes_every_queued_log_entry(registered_model, golden_rows, tmp_path):
+    server = start_seldon_server(registered_model, tmp_path / "drained")
+    try:
+        server.wait_until(lambda r: r.status_code == 200)
+        records = records_of(golden_rows.head(2))
+        for index in range(40):
+            body = {"jsonData": records, "meta": {"puid": f"drain-{index}"}}
+            assert post(server, body).status_code == 200
+    finally:
+        server.stop()  # SIGTERM: gunicorn stops its worker, whose exit drains the queue
+    ids = [entry["request_id"] for entry in read_log(server)]
+    assert ids == [f"drain-{index}" for index in range(40)]
 
 
 # -- bad-input sweep -----------------------------------------------------------------------------
