@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from mlcicd.config.base import StrictModel, repo_relative
+from mlcicd.config.schema import category_text
 
 
 class DataFileConfig(StrictModel):
@@ -48,6 +49,18 @@ class DataConfig(StrictModel):
 
     # `schema` is the YAML key; the field is schema_path so it does not shadow BaseModel.schema
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _class_as_text(cls, value: object) -> object:
+        return category_text(value)
+
+    @field_validator("label_aliases", mode="before")
+    @classmethod
+    def _aliases_as_text(cls, aliases: object) -> object:
+        if not isinstance(aliases, dict):
+            return aliases
+        return {category_text(k): category_text(v) for k, v in aliases.items()}
 
     def schema_file(self) -> Path:
         """Absolute path of the declared schema file."""

@@ -5,9 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlcicd.config.base import ConfigError, StrictModel, format_validation_error, read_yaml
+
+
+def category_text(value: object) -> object:
+    """A category written as a number in YAML (`values: [0, 1]`) as the text it is read as.
+
+    Integral numbers lose their `.0` (a label file holding 1 and one holding 1.0 mean the same
+    class); a boolean is refused, since `yes`/`true` in YAML is rarely the category meant.
+    """
+    if isinstance(value, bool):
+        raise ValueError(
+            f'category {value!r} is a YAML boolean; quote it ("{str(value).lower()}") if the '
+            "data holds that text"
+        )
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
 
 
 class RowCountBounds(StrictModel):
@@ -26,6 +44,11 @@ class ColumnSpec(StrictModel):
     values: list[str] | None = None
     min: float | None = None
     max: float | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, values: object) -> object:
+        return [category_text(v) for v in values] if isinstance(values, list) else values
 
     @model_validator(mode="after")
     def _domain_matches_dtype(self) -> ColumnSpec:

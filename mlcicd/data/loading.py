@@ -13,6 +13,7 @@ import pandas as pd
 
 from inference.frames import with_object_strings
 from mlcicd.config import DataConfig, DataFileConfig, DataSchema
+from mlcicd.config.schema import category_text
 from mlcicd.errors import PipelineInputError
 
 _CHUNK = 1 << 20
@@ -61,6 +62,9 @@ def read_table(
         else:
             frame = pd.read_csv(
                 path,
+                # categories as the text the file holds, so codes (0/1 labels, levels 0-3)
+                # meet the declared values; numbers are parsed only in numeric columns
+                dtype=dict.fromkeys(_categorical(schema), str),
                 sep=data.csv.separator,
                 header=0 if data.csv.header else None,
                 names=None if data.csv.header else schema.column_names,
@@ -84,10 +88,52 @@ def read_table(
         raise PipelineInputError(f"cannot read {role} data file {path}: {exc}") from None
     if frame.shape[1] == 0:
         raise PipelineInputError(f"{role} data file has no columns: {path}")
-    frame = with_object_strings(frame)
+    frame = _categories_as_text(with_object_strings(frame), schema)
     if data.label in frame.columns and data.label_aliases:
         frame[data.label] = frame[data.label].replace(data.label_aliases)
     return frame
+
+
+def _categorical(schema: DataSchema) -> list[str]:
+    return [c.name for c in schema.columns if c.dtype == "categorical"]
+
+
+def _categories_as_text(frame: pd.DataFrame, schema: DataSchema) -> pd.DataFrame:
+    """Categorical values written as numbers, as the text of the declared values they equal.
+
+    A Parquet file keeps its types, so an integer-coded column becomes "0", "1", ... ; a CSV is
+    read as text, where a code may read "1.0" (pandas writes integer columns holding a missing
+    value as floats): a number whose canonical text (`category_text`) is declared becomes it.
+    Anything else is left as it is, for the data gate to name.
+    """
+    converted = {}
+    for spec in schema.columns:
+        if spec.dtype != "categorical" or spec.name not in frame.columns:
+            continue
+        column = frame[spec.name]
+        if pd.api.types.is_bool_dtype(column):
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            texts = [
+                None if pd.isna(v) else category_text(getattr(v, "item", lambda v=v: v)())
+                for v in column.to_numpy(dtype=object)
+            ]
+            converted[spec.name] = pd.Series(texts, index=frame.index, dtype=object)
+            continue
+        declared = set(spec.values or [])
+        mapping = {}
+        for value in column.dropna().unique():  # each distinct value once, not every row
+            if value in declared or not isinstance(value, str):
+                continue
+            try:
+                text = category_text(float(value))
+            except ValueError:
+                continue
+            if text in declared:
+                mapping[value] = text
+        if mapping:
+            converted[spec.name] = column.replace(mapping)
+    return frame.assign(**converted) if converted else frame
 
 
 def load_datasets(

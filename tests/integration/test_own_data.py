@@ -1,0 +1,60 @@
+"""A dataset other than Adult's text, by config alone: labels and categories stored as codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from mlflow import MlflowClient
+
+from mlcicd.cli import main as run
+from tests.helpers.session import REPO_ROOT
+
+RACES = ["White", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Black"]
+
+
+def test_integer_coded_labels_and_categories_train_gate_and_register(
+    zenml_client, tracking_uri, write_config, adult_frames, tmp_path: Path, capsys
+) -> None:
+    """Adult with income as 0/1 and race as codes 0-4, as many public tables store them."""
+    train, golden = (frame.head(2500).copy() for frame in adult_frames)
+    for frame in (train, golden):
+        frame["income"] = (frame["income"] == ">50K").astype(int)
+        frame["race"] = frame["race"].map(RACES.index)
+    paths = {role: tmp_path / f"{role}.csv" for role in ("train", "golden")}
+    train.to_csv(paths["train"], index=False)
+    golden.to_csv(paths["golden"], index=False)
+    schema = yaml.safe_load((REPO_ROOT / "configs" / "schemas" / "adult.yaml").read_text())
+    for column in schema["columns"]:
+        if column["name"] == "income":
+            column["values"] = [0, 1]
+        if column["name"] == "race":
+            column["values"] = list(range(len(RACES)))
+    schema_path = tmp_path / "coded.yaml"
+    schema_path.write_text(yaml.safe_dump(schema))
+    config = write_config(
+        {
+            "model_name": "it-coded-data",
+            "data": {
+                "train": {"path": str(paths["train"]), "skip_rows": 0},
+                "golden": {"path": str(paths["golden"]), "skip_rows": 0},
+                "csv": {"header": True, "skip_initial_space": True, "na_values": ["?"]},
+                "schema": str(schema_path),
+                "positive_class": 1,
+                "label_aliases": {},
+            },
+            # the canonical rows of data/adult/golden_rows.csv write race as text
+            "gates": {"golden_rows": {"enabled": False}},
+        }
+    )
+
+    assert run.main(["--config", str(config)]) == run.EXIT_OK, capsys.readouterr().err
+    client = MlflowClient(tracking_uri=tracking_uri)
+    version = client.get_model_version_by_alias("it-coded-data", "challenger")
+    from mlcicd.runner.reports import load_report
+
+    report = load_report(str(version.version), "it-coded-data")
+    assert report.positive_class == "1"
+    race = next(f for f in report.fairness if f.feature == "race")
+    assert {g.group for g in race.groups} <= {"0", "1", "2", "3", "4"}
+    assert next(g for g in report.gates if g.gate == "onnx_parity").status == "passed"
