@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlcicd.config.base import ConfigError
 from mlcicd.config.console import ConsoleConfig
-from mlcicd.config.data import CsvOptions, DataConfig, DataFileConfig
+from mlcicd.config.data import CsvOptions, DataConfig, DataFileConfig, SensitiveGroups
 from mlcicd.config.gates import (
     METRIC_DIRECTIONS,
     ChampionGateConfig,
@@ -92,6 +92,7 @@ __all__ = [
     "RowCountBounds",
     "RunConfig",
     "SanityGateConfig",
+    "SensitiveGroups",
     "ShadowConfig",
     "StagingConfig",
     "ThresholdGateConfig",

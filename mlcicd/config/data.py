@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mlcicd.config.base import StrictModel, repo_relative
 from mlcicd.config.schema import category_text
@@ -20,6 +21,47 @@ class DataFileConfig(StrictModel):
     def resolved(self) -> Path:
         """Absolute path; relative paths are relative to the repository root."""
         return repo_relative(Path(self.path).expanduser())
+
+
+class SensitiveGroups(StrictModel):
+    """How a sensitive feature's values become the groups fairness is judged over.
+
+    `bins`: edges of right-open intervals for a numeric column (`[0, 25, 60, 120]` makes 0-25,
+    25-60, 60-120); `merge`: group name -> declared categories it gathers (the others keep
+    their own name). Exactly one of the two.
+    """
+
+    bins: list[float] | None = None
+    merge: dict[str, list[str]] | None = None
+
+    @field_validator("merge", mode="before")
+    @classmethod
+    def _merged_as_text(cls, merge: object) -> object:
+        if not isinstance(merge, dict):
+            return merge
+        return {
+            str(k): [category_text(v) for v in vs] if isinstance(vs, list) else vs
+            for k, vs in merge.items()
+        }
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SensitiveGroups:
+        if (self.bins is None) == (self.merge is None):
+            raise ValueError("give exactly one of 'bins' (numeric column) or 'merge' (categories)")
+        edges = self.bins or []
+        if self.bins is not None and (
+            len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges))
+        ):
+            raise ValueError(f"bins must be at least two increasing edges, got {self.bins}")
+        if self.merge is not None:
+            listed = [c for cs in self.merge.values() for c in cs]
+            twice = sorted({c for c in listed if listed.count(c) > 1})
+            if twice or any(not cs for cs in self.merge.values()):
+                raise ValueError(
+                    "each merged group needs its own non-empty list of categories"
+                    + (f"; listed twice: {twice}" if twice else "")
+                )
+        return self
 
 
 class CsvOptions(StrictModel):
@@ -43,6 +85,8 @@ class DataConfig(StrictModel):
     positive_class: str
     label_aliases: dict[str, str] = Field(default_factory=dict)
     sensitive_features: list[str] = Field(default_factory=list)
+    # derived groups per sensitive feature (bins for numbers, merged categories); the rest as is
+    sensitive_groups: dict[str, SensitiveGroups] = Field(default_factory=dict)
     exclude_features: list[str] = Field(default_factory=list)
     validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     sample_rows: int | None = Field(None, ge=10)

@@ -91,6 +91,7 @@ def check_config_against_schema(config: RunConfig, schema: DataSchema) -> None:
                 f"{key} names column(s) {missing} that schema '{schema.name}' does not declare; "
                 f"declared columns: {', '.join(schema.column_names)}"
             )
+    _check_sensitive_groups(data, schema)
     label = schema.column(data.label)
     if label.dtype != "categorical" or not label.values or len(label.values) != 2:
         raise ConfigError(
@@ -104,3 +105,28 @@ def check_config_against_schema(config: RunConfig, schema: DataSchema) -> None:
         )
     if data.label in data.exclude_features:
         raise ConfigError("data.exclude_features must not contain the label column")
+
+
+def _check_sensitive_groups(data: DataConfig, schema: DataSchema) -> None:
+    """Groups only for sensitive features: bins on numbers, merges of declared categories."""
+    for name, groups in data.sensitive_groups.items():
+        key = f"data.sensitive_groups.{name}"
+        if name not in data.sensitive_features:
+            raise ConfigError(
+                f"{key}: '{name}' is not in data.sensitive_features "
+                f"({', '.join(data.sensitive_features) or 'none'})"
+            )
+        column = schema.column(name)
+        if groups.bins is not None and column.dtype == "categorical":
+            raise ConfigError(f"{key}.bins: '{name}' is categorical; group it with merge")
+        if groups.merge is not None:
+            if column.dtype != "categorical":
+                raise ConfigError(f"{key}.merge: '{name}' is numeric; group it with bins")
+            unknown = sorted(
+                {c for cs in groups.merge.values() for c in cs} - set(column.values or [])
+            )
+            if unknown:
+                raise ConfigError(
+                    f"{key}.merge names {unknown}, not declared for '{name}' in schema "
+                    f"'{schema.name}' (declared: {', '.join(column.values or [])})"
+                )

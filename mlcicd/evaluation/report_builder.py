@@ -98,6 +98,7 @@ def build_report(
         model.threshold,
         list(config.data.sensitive_features),
         gates.fairness,
+        config.data.sensitive_groups,
     )
     latency = None
     if gates.latency.enabled:

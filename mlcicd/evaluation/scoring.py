@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
-from mlcicd.config import FairnessGateConfig
+from mlcicd.config import FairnessGateConfig, SensitiveGroups
+from mlcicd.evaluation.groups import describe_groups, group_labels
 from mlcicd.evaluation.metrics import classification_metrics
 from mlcicd.reporting.model import (
     ConfusionMatrix,
@@ -79,6 +81,7 @@ def fairness_tables(
     threshold: float,
     features: list[str],
     config: FairnessGateConfig,
+    derived: Mapping[str, SensitiveGroups] | None = None,
 ) -> list[FairnessResult]:
     """A MetricFrame per sensitive feature; disparities only over groups big enough to judge."""
     from fairlearn.metrics import (
@@ -100,9 +103,8 @@ def fairness_tables(
     predicted = (probability >= threshold).astype(int)
     results = []
     for feature in features:
-        groups = (
-            frame[feature].astype(object).where(frame[feature].notna(), "(missing)").astype(str)
-        )
+        definition = (derived or {}).get(feature)
+        groups = group_labels(frame[feature], definition)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # groups without positives or negatives
             frame_metrics = MetricFrame(
@@ -134,6 +136,7 @@ def fairness_tables(
                 demographic_parity_difference=dpd,
                 equalized_odds_difference=eod,
                 groups_in_verdict=sorted(judged),
+                definition=describe_groups(definition),
             )
         )
     return results

@@ -182,7 +182,8 @@ def _fairness(fairness: FairnessResult) -> list[str]:
         f"{verdict_groups(fairness, _text)}"
     )
     rows = [_cells(group_cells(g, fairness)) for g in fairness.groups]
-    return [summary, "", *_table(GROUP_COLUMNS, rows)]
+    defined = [f"Groups: {_text(fairness.definition)}", ""] if fairness.definition else []
+    return [summary, "", *defined, *_table(GROUP_COLUMNS, rows)]
 
 
 def _latency(report: EvaluationReport) -> list[str]:

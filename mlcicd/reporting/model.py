@@ -70,6 +70,8 @@ class FairnessResult(_Model):
     demographic_parity_difference: float
     equalized_odds_difference: float
     groups_in_verdict: list[str]
+    # how the groups were formed (bins, merged categories); '' = the feature's own values
+    definition: str = ""
 
 
 class LatencyResult(_Model):
@@ -201,6 +203,9 @@ class EvaluationReport(_Model):
         for added in ("drift", "packaging"):
             if data.get(added) is None:
                 data.pop(added, None)
+        for fairness in data.get("fairness") or []:
+            if isinstance(fairness, dict) and not fairness.get("definition"):
+                fairness.pop("definition", None)
         champion = data["champion"] if isinstance(data.get("champion"), dict) else {}
         for latency in (data.get("latency"), champion.get("latency")):
             if isinstance(latency, dict) and not latency.get("runtime"):

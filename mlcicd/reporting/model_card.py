@@ -53,6 +53,7 @@ def _sections(report: EvaluationReport, card: ModelCardConfig, version: str) -> 
         f"{f.feature}: demographic parity difference {f.demographic_parity_difference:.3f}, "
         f"equalized odds difference {f.equalized_odds_difference:.3f} "
         f"(groups judged: {', '.join(f.groups_in_verdict) or 'none'})"
+        + (f"; groups: {f.definition}" if f.definition else "")
         for f in report.fairness
     ] or ["no sensitive features configured"]
     gates = [f"{g.gate}: {g.status} - {g.summary}" for g in report.gates]

@@ -42,9 +42,22 @@ def test_integer_coded_labels_and_categories_train_gate_and_register(
                 "schema": str(schema_path),
                 "positive_class": 1,
                 "label_aliases": {},
+                # derived groups: age in bins, the two smallest race codes merged
+                "sensitive_features": ["sex", "race", "age"],
+                "sensitive_groups": {
+                    "age": {"bins": [0, 25, 60, 120]},
+                    "race": {"merge": {"2+3": [2, 3]}},
+                },
             },
-            # the canonical rows of data/adult/golden_rows.csv write race as text
-            "gates": {"golden_rows": {"enabled": False}},
+            "gates": {
+                # the canonical rows of data/adult/golden_rows.csv write race as text
+                "golden_rows": {"enabled": False},
+                # age groups differ by far more than the default bound: this test is the wiring
+                "fairness": {
+                    "max_demographic_parity_difference": 0.9,
+                    "max_equalized_odds_difference": 0.9,
+                },
+            },
         }
     )
 
@@ -56,5 +69,9 @@ def test_integer_coded_labels_and_categories_train_gate_and_register(
     report = load_report(str(version.version), "it-coded-data")
     assert report.positive_class == "1"
     race = next(f for f in report.fairness if f.feature == "race")
-    assert {g.group for g in race.groups} <= {"0", "1", "2", "3", "4"}
+    assert {g.group for g in race.groups} <= {"0", "1", "2+3", "4"}
+    assert race.definition == "merged: 2+3 = 2 + 3; other values as they are"
+    age = next(f for f in report.fairness if f.feature == "age")
+    assert {g.group for g in age.groups} <= {"0-25", "25-60", "60-120"}
+    assert age.definition.startswith("bins 0-25, 25-60, 60-120")
     assert next(g for g in report.gates if g.gate == "onnx_parity").status == "passed"

@@ -289,7 +289,8 @@ def _fairness_block(fairness: FairnessResult) -> str:
         f"equalized odds difference "
         f"<strong>{format_metric(fairness.equalized_odds_difference)}</strong> · "
         f"groups in verdict: {verdict_groups(fairness, esc)}</p>"
-        f'<div class="split">{figure(fairness_chart(fairness))}<div>{table}{note}</div></div>'
+        + (f'<p class="note">Groups: {esc(fairness.definition)}</p>' if fairness.definition else "")
+        + f'<div class="split">{figure(fairness_chart(fairness))}<div>{table}{note}</div></div>'
     )
 
 
