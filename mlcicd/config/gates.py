@@ -62,9 +62,30 @@ class FairnessGateConfig(StrictModel):
     """Group-fairness bounds per sensitive feature (fairlearn)."""
 
     enabled: bool = True
+    # `absolute: false` leaves the two bounds below in the report but out of the verdict: for
+    # data whose labels themselves differ strongly by group, judge relative to the data instead
+    absolute: bool = True
     max_demographic_parity_difference: float = Field(0.25, ge=0.0, le=1.0)
     max_equalized_odds_difference: float = Field(0.20, ge=0.0, le=1.0)
+    # the model's demographic parity difference minus the label's own on the golden set
+    max_excess_over_data: float | None = Field(None, ge=0.0, le=1.0)
+    # the model's disparities (both) minus the champion's on the same golden rows
+    max_worse_than_champion: float | None = Field(None, ge=0.0, le=1.0)
     min_group_size: int = Field(200, ge=1)
+
+    @model_validator(mode="after")
+    def _something_decides(self) -> FairnessGateConfig:
+        if (
+            not self.absolute
+            and self.max_excess_over_data is None
+            and (self.max_worse_than_champion is None)
+        ):
+            raise ValueError(
+                "gates.fairness.absolute is false and no relative bound is set, so nothing would "
+                "decide: set max_excess_over_data and/or max_worse_than_champion, or "
+                "enabled: false to switch the gate off"
+            )
+        return self
 
 
 class LatencyGateConfig(StrictModel):

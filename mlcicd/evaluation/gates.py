@@ -127,28 +127,59 @@ def champion_gate(
 
 
 def fairness_gate(config: FairnessGateConfig, fairness: list[FairnessResult]) -> GateResult:
-    """Disparity bounds per sensitive feature, judged on groups of at least min_group_size."""
+    """Disparity bounds per sensitive feature, judged on groups of at least min_group_size.
+
+    Absolute bounds (`absolute: false` keeps them in the report only), and, when configured,
+    bounds relative to the data (the model's demographic parity difference minus the label's
+    own) and to the champion (each difference minus the champion's on the same rows).
+    """
     if not config.enabled:
         return _skipped("fairness")
     checks: list[Check] = []
     for result in fairness:
         judged = len(result.groups_in_verdict) >= 2
+        feature = result.feature
         checks.append(
             _at_most(
-                f"{result.feature} demographic parity difference",
+                f"{feature} demographic parity difference",
                 result.demographic_parity_difference,
                 config.max_demographic_parity_difference,
-                counts=judged,
+                counts=judged and config.absolute,
             )
         )
         checks.append(
             _at_most(
-                f"{result.feature} equalized odds difference",
+                f"{feature} equalized odds difference",
                 result.equalized_odds_difference,
                 config.max_equalized_odds_difference,
-                counts=judged,
+                counts=judged and config.absolute,
             )
         )
+        data_dpd = result.label_demographic_parity_difference
+        if config.max_excess_over_data is not None and data_dpd is not None:
+            checks.append(
+                _at_most(
+                    f"{feature} demographic parity difference above the data's own",
+                    result.demographic_parity_difference - data_dpd,
+                    config.max_excess_over_data,
+                    counts=judged,
+                )
+            )
+        champion_dpd = result.champion_demographic_parity_difference
+        champion_eod = result.champion_equalized_odds_difference
+        if config.max_worse_than_champion is not None and champion_dpd is not None:
+            for name, ours, theirs in (
+                ("demographic parity", result.demographic_parity_difference, champion_dpd),
+                ("equalized odds", result.equalized_odds_difference, champion_eod or 0.0),
+            ):
+                checks.append(
+                    _at_most(
+                        f"{feature} {name} difference above the champion's",
+                        ours - theirs,
+                        config.max_worse_than_champion,
+                        counts=judged,
+                    )
+                )
     if not checks:
         return GateResult(
             gate="fairness", status="passed", summary="no sensitive features configured"

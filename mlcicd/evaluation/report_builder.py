@@ -54,6 +54,7 @@ def build_report(
     y_true = binary_target(golden_data, config.data).to_numpy()
     champion_info: ChampionInfo | None = None
     champion_model: PackagedClassifier | None = None
+    champion_predicted = None
     payload = golden_data[model.feature_names].head(LATENCY_PAYLOAD_ROWS)
     registry = champion_registry()
     try:
@@ -69,9 +70,9 @@ def build_report(
     if found is not None:
         version, champion_model = found.version, found.model
         try:
-            champion_scores = score_model(
-                y_true, champion_model.predict_proba(golden_data), champion_model.threshold
-            )
+            champion_probability = champion_model.predict_proba(golden_data)
+            champion_scores = score_model(y_true, champion_probability, champion_model.threshold)
+            champion_predicted = (champion_probability >= champion_model.threshold).astype(int)
             champion_latency = None
             if gates.latency.enabled:
                 predict, used = serving_predictor(
@@ -99,6 +100,7 @@ def build_report(
         list(config.data.sensitive_features),
         gates.fairness,
         config.data.sensitive_groups,
+        champion_predicted if champion_model is not None else None,
     )
     latency = None
     if gates.latency.enabled:

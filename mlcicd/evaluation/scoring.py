@@ -82,8 +82,13 @@ def fairness_tables(
     features: list[str],
     config: FairnessGateConfig,
     derived: Mapping[str, SensitiveGroups] | None = None,
+    champion_predicted: np.ndarray | None = None,
 ) -> list[FairnessResult]:
-    """A MetricFrame per sensitive feature; disparities only over groups big enough to judge."""
+    """A MetricFrame per sensitive feature; disparities only over groups big enough to judge.
+
+    Beside the model's disparities, the same ones of the golden labels (the data's own) and of
+    the champion's predictions, over the same judged groups, for the relative bounds.
+    """
     from fairlearn.metrics import (
         MetricFrame,
         count,
@@ -129,6 +134,11 @@ def fairness_tables(
         judged = [r.group for r in rows if not r.small]
         keep = groups.isin(judged).to_numpy()
         dpd, eod = _disparities(y_true[keep], predicted[keep], groups[keep])
+        label_dpd, _ = _disparities(y_true[keep], y_true[keep], groups[keep])
+        champion: tuple[float | None, float | None] = (None, None)
+        if champion_predicted is not None:  # 0/1 by the champion's own threshold
+            theirs = np.asarray(champion_predicted).astype(int)
+            champion = _disparities(y_true[keep], theirs[keep], groups[keep])
         results.append(
             FairnessResult(
                 feature=feature,
@@ -137,6 +147,9 @@ def fairness_tables(
                 equalized_odds_difference=eod,
                 groups_in_verdict=sorted(judged),
                 definition=describe_groups(definition),
+                label_demographic_parity_difference=label_dpd,
+                champion_demographic_parity_difference=champion[0],
+                champion_equalized_odds_difference=champion[1],
             )
         )
     return results

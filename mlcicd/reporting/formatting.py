@@ -394,3 +394,20 @@ def validation_outcome(data_validation: Mapping[str, Any]) -> str:
 def failures_heading(failures: Sequence[str]) -> str:
     """The line that introduces the failed expectations."""
     return f"{len(failures)} failed expectation(s):"
+
+
+def fairness_context(fairness: FairnessResult) -> str:
+    """The data's own and the champion's disparities beside the model's ('' when neither)."""
+    parts = []
+    if fairness.label_demographic_parity_difference is not None:
+        parts.append(
+            "the labels' own demographic parity difference "
+            f"{format_metric(fairness.label_demographic_parity_difference)}"
+        )
+    if fairness.champion_demographic_parity_difference is not None:
+        parts.append(
+            "the champion's "
+            f"{format_metric(fairness.champion_demographic_parity_difference)} / "
+            f"{format_metric(fairness.champion_equalized_odds_difference)}"
+        )
+    return " · ".join(parts)

@@ -28,6 +28,7 @@ from mlcicd.reporting.formatting import (
     champion_ref,
     check_cells,
     failures_heading,
+    fairness_context,
     flip_cells,
     flip_summary,
     flipped_rows,
@@ -183,6 +184,9 @@ def _fairness(fairness: FairnessResult) -> list[str]:
     )
     rows = [_cells(group_cells(g, fairness)) for g in fairness.groups]
     defined = [f"Groups: {_text(fairness.definition)}", ""] if fairness.definition else []
+    context = fairness_context(fairness)
+    if context:
+        defined = [f"Beside it: {_text(context)}", "", *defined]
     return [summary, "", *defined, *_table(GROUP_COLUMNS, rows)]
 
 

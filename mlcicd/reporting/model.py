@@ -62,6 +62,13 @@ class GroupMetrics(_Model):
     small: bool
 
 
+RELATIVE_FAIRNESS_FIELDS = (
+    "label_demographic_parity_difference",
+    "champion_demographic_parity_difference",
+    "champion_equalized_odds_difference",
+)
+
+
 class FairnessResult(_Model):
     """Per-group table and disparity summaries of one sensitive feature."""
 
@@ -72,6 +79,11 @@ class FairnessResult(_Model):
     groups_in_verdict: list[str]
     # how the groups were formed (bins, merged categories); '' = the feature's own values
     definition: str = ""
+    # the same differences for the golden labels themselves (the data's own disparity; its
+    # equalized odds difference is 0 by definition) and for the champion, over the same groups
+    label_demographic_parity_difference: float | None = None
+    champion_demographic_parity_difference: float | None = None
+    champion_equalized_odds_difference: float | None = None
 
 
 class LatencyResult(_Model):
@@ -206,6 +218,9 @@ class EvaluationReport(_Model):
         for fairness in data.get("fairness") or []:
             if isinstance(fairness, dict) and not fairness.get("definition"):
                 fairness.pop("definition", None)
+            for added in RELATIVE_FAIRNESS_FIELDS:
+                if isinstance(fairness, dict) and fairness.get(added) is None:
+                    fairness.pop(added, None)
         champion = data["champion"] if isinstance(data.get("champion"), dict) else {}
         for latency in (data.get("latency"), champion.get("latency")):
             if isinstance(latency, dict) and not latency.get("runtime"):

@@ -74,4 +74,7 @@ def test_integer_coded_labels_and_categories_train_gate_and_register(
     age = next(f for f in report.fairness if f.feature == "age")
     assert {g.group for g in age.groups} <= {"0-25", "25-60", "60-120"}
     assert age.definition.startswith("bins 0-25, 25-60, 60-120")
+    # the labels' own disparity is measured beside the model's (no champion yet: none)
+    assert age.label_demographic_parity_difference is not None
+    assert age.champion_demographic_parity_difference is None
     assert next(g for g in report.gates if g.gate == "onnx_parity").status == "passed"

@@ -27,6 +27,7 @@ from mlcicd.reporting.formatting import (
     champion_ref,
     check_cells,
     failures_heading,
+    fairness_context,
     flip_cells,
     flip_summary,
     flipped_rows,
@@ -271,6 +272,7 @@ def _scores_section(report: EvaluationReport) -> str:
 
 
 def _fairness_block(fairness: FairnessResult) -> str:
+    context = fairness_context(fairness)
     table = render_table(
         GROUP_COLUMNS,
         [escaped_cells(group_cells(g, fairness)) for g in fairness.groups],
@@ -289,6 +291,7 @@ def _fairness_block(fairness: FairnessResult) -> str:
         f"equalized odds difference "
         f"<strong>{format_metric(fairness.equalized_odds_difference)}</strong> · "
         f"groups in verdict: {verdict_groups(fairness, esc)}</p>"
+        + (f'<p class="note">Beside it: {esc(context)}</p>' if context else "")
         + (f'<p class="note">Groups: {esc(fairness.definition)}</p>' if fairness.definition else "")
         + f'<div class="split">{figure(fairness_chart(fairness))}<div>{table}{note}</div></div>'
     )
