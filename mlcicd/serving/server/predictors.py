@@ -8,8 +8,10 @@ or a version that has no export.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ def model_directory(model_uri: str) -> Path:
     import mlflow.artifacts
 
     target = tempfile.mkdtemp(prefix="mlcicd-model-")
+    atexit.register(shutil.rmtree, target, ignore_errors=True)  # the copy lives as the process
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=target))
 
 
