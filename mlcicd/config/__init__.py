@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from mlcicd.config.base import ConfigError
 from mlcicd.config.console import ConsoleConfig
-from mlcicd.config.data import CsvOptions, DataConfig, DataFileConfig, SensitiveGroups
+from mlcicd.config.data import (
+    CsvOptions,
+    DataConfig,
+    DataFileConfig,
+    GoldenSplit,
+    SensitiveGroups,
+)
 from mlcicd.config.gates import (
     METRIC_DIRECTIONS,
     ChampionGateConfig,
@@ -75,6 +81,7 @@ __all__ = [
     "FairnessGateConfig",
     "GatesConfig",
     "GoldenRowsGateConfig",
+    "GoldenSplit",
     "GpuConfig",
     "HistGradientBoostingConfig",
     "KubernetesConfig",

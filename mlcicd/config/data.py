@@ -23,6 +23,46 @@ class DataFileConfig(StrictModel):
         return repo_relative(Path(self.path).expanduser())
 
 
+class GoldenSplit(StrictModel):
+    """The golden set as a share of the train file, for a dataset that ships as one file.
+
+    Membership is a function of each row's content, the seed and the fraction
+    (`mlcicd.data.golden`), so every later run with the same definition holds out the same
+    rows, an appended row never moves an old one, and duplicate rows never straddle the split.
+    `stratify: true` takes exactly `fraction` of each label class instead (a row near a class's
+    cut can move when the file changes); the report shows the definition and a fingerprint of
+    the golden rows, and says when they differ from the champion's.
+    """
+
+    fraction: float = Field(gt=0.0, le=0.5)
+    seed: int = 0
+    stratify: bool = False
+
+    def describe(self) -> str:
+        """As the report and the version's lineage name it."""
+        kind = "stratified by label" if self.stratify else "by row hash"
+        return f"split of the train file: {self.fraction:g} {kind}, seed {self.seed}"
+
+
+class GoldenConfig(StrictModel):
+    """The fixed golden set: its own file (`path`, `skip_rows`) or a `split` of the train file."""
+
+    path: str | None = None
+    skip_rows: int = Field(0, ge=0)
+    split: GoldenSplit | None = None
+
+    @model_validator(mode="after")
+    def _file_or_split(self) -> GoldenConfig:
+        if (self.path is None) == (self.split is None):
+            raise ValueError(
+                "give either 'path' (a fixed test file) or 'split' (a share of the train file: "
+                "{split: {fraction: 0.2, seed: 0}}), not both or neither"
+            )
+        if self.split is not None and self.skip_rows:
+            raise ValueError("'skip_rows' applies to a golden file, not to a split")
+        return self
+
+
 class SensitiveGroups(StrictModel):
     """How a sensitive feature's values become the groups fairness is judged over.
 
@@ -78,7 +118,7 @@ class DataConfig(StrictModel):
 
     format: Literal["csv", "parquet"] = "csv"
     train: DataFileConfig
-    golden: DataFileConfig
+    golden: GoldenConfig
     csv: CsvOptions = CsvOptions()
     schema_path: str = Field(alias="schema")
     label: str
@@ -93,6 +133,18 @@ class DataConfig(StrictModel):
 
     # `schema` is the YAML key; the field is schema_path so it does not shadow BaseModel.schema
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def golden_file(self) -> DataFileConfig | None:
+        """The golden file, or None when the golden set is a split of the train file."""
+        if self.golden.path is None:
+            return None
+        return DataFileConfig(path=self.golden.path, skip_rows=self.golden.skip_rows)
+
+    @property
+    def golden_split(self) -> GoldenSplit | None:
+        """The split definition, or None when the golden set is its own file."""
+        return self.golden.split
 
     @field_validator("positive_class", mode="before")
     @classmethod

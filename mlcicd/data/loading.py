@@ -14,6 +14,7 @@ import pandas as pd
 from inference.frames import with_object_strings
 from mlcicd.config import DataConfig, DataFileConfig, DataSchema
 from mlcicd.config.schema import category_text
+from mlcicd.data.golden import split_golden
 from mlcicd.errors import PipelineInputError
 
 _CHUNK = 1 << 20
@@ -31,7 +32,11 @@ def file_sha256(path: Path) -> str:
 def data_fingerprint(data: DataConfig) -> str:
     """One sha256 over the content of the train and golden files (plus the sampling choice)."""
     digest = hashlib.sha256()
-    for role, file_cfg in (("train", data.train), ("golden", data.golden)):
+    golden = data.golden_file
+    for role, file_cfg in (("train", data.train), ("golden", golden)):
+        if file_cfg is None:  # a split: the train file's content and the definition decide
+            digest.update(f"golden:{data.golden_split}\n".encode())
+            continue
         path = _existing_file(file_cfg, role)
         digest.update(f"{role}:{file_sha256(path)}\n".encode())
     digest.update(f"sample_rows:{data.sample_rows}\n".encode())
@@ -139,12 +144,52 @@ def _categories_as_text(frame: pd.DataFrame, schema: DataSchema) -> pd.DataFrame
 def load_datasets(
     data: DataConfig, schema: DataSchema, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train and golden frames; the golden set is never sampled, so it stays comparable."""
+    """Train and golden frames; the golden set is never sampled, so it stays comparable.
+
+    With `data.golden.split` the golden rows come out of the train file (`mlcicd.data.golden`)
+    and are never trained on; the sample, if any, is drawn from the rest.
+    """
     train = read_table(data.train, data, schema, "train")
-    golden = read_table(data.golden, data, schema, "golden")
+    if data.golden_split is not None:
+        train, golden = split_golden(train, data.golden_split, data.label)
+        _check_split(train, golden, data)
+    else:
+        golden = read_table(_golden_file(data), data, schema, "golden")
     if data.sample_rows is not None and len(train) > data.sample_rows:
         train = train.sample(n=data.sample_rows, random_state=seed).reset_index(drop=True)
     return train, golden
+
+
+def read_golden(data: DataConfig, schema: DataSchema) -> pd.DataFrame:
+    """The golden set alone (promotion, replay): its file, or its rows of the train file."""
+    if data.golden_split is None:
+        return read_table(_golden_file(data), data, schema, "golden")
+    train = read_table(data.train, data, schema, "train")
+    return split_golden(train, data.golden_split, data.label)[1]
+
+
+def _golden_file(data: DataConfig) -> DataFileConfig:
+    golden = data.golden_file
+    if golden is None:  # the config model guarantees one of the two
+        raise PipelineInputError("data.golden names neither a path nor a split")
+    return golden
+
+
+def _check_split(train: pd.DataFrame, golden: pd.DataFrame, data: DataConfig) -> None:
+    """A split that leaves one side without rows, or the golden set one class, is no split."""
+    split = data.golden_split
+    if golden.empty or train.empty:
+        raise PipelineInputError(
+            f"data.golden.split (fraction {split.fraction if split else '?'}) leaves "
+            f"{len(train)} training and {len(golden)} golden rows; the train file is too small "
+            "for this fraction"
+        )
+    if golden[data.label].nunique() < 2:
+        raise PipelineInputError(
+            f"the golden split holds only the label value(s) "
+            f"{sorted(map(str, golden[data.label].dropna().unique()))}: raise "
+            "data.golden.split.fraction or set stratify: true"
+        )
 
 
 def feature_columns(data: DataConfig, schema: DataSchema) -> list[str]:

@@ -10,7 +10,7 @@ MLFLOW_TRACKING_TOKEN); read access is enough.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import requests
@@ -60,6 +60,7 @@ class Champion:
     version: str
     model: PackagedClassifier
     onnx_model: bytes = b""
+    tags: dict[str, str] = field(default_factory=dict)  # the version's, lineage included
 
 
 def load_champion(client: MlflowClient, model_name: str, registry: str = "") -> Champion | None:
@@ -80,7 +81,8 @@ def load_champion(client: MlflowClient, model_name: str, registry: str = "") -> 
     if version is None:
         return None
     model, onnx_model = load_version(client, model_name, version, registry)
-    return Champion(version, model, onnx_model)
+    tags = dict(client.get_model_version(model_name, version).tags or {})
+    return Champion(version, model, onnx_model, tags)
 
 
 def read_golden_rows(path: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from inference.packaged_model import PackagedClassifier
 from mlcicd.config import RunConfig
+from mlcicd.data.golden import golden_fingerprint
 from mlcicd.data.loading import binary_target
 from mlcicd.evaluation.champion import (
     champion_registry,
@@ -24,9 +25,30 @@ from mlcicd.evaluation.gates import drift_gate, evaluate_gates, onnx_parity_gate
 from mlcicd.evaluation.latency import measure_latency, serving_predictor
 from mlcicd.evaluation.scoring import fairness_tables, score_model
 from mlcicd.reporting.drift import DriftReport
-from mlcicd.reporting.model import ChampionInfo, EvaluationReport, ModelScores, PackagingResult
+from mlcicd.reporting.model import (
+    ChampionInfo,
+    EvaluationReport,
+    GoldenSetInfo,
+    ModelScores,
+    PackagingResult,
+)
 
 LATENCY_PAYLOAD_ROWS = 64
+
+
+def golden_set_info(
+    config: RunConfig, golden_data: pd.DataFrame, champion_tags: dict[str, str]
+) -> GoldenSetInfo:
+    """The golden set of the run (definition, rows, fingerprint) beside the champion's record."""
+    split, file = config.data.golden_split, config.data.golden_file
+    source = split.describe() if split is not None else f"file {file.path if file else '?'}"
+    return GoldenSetInfo(
+        source=source,
+        rows=len(golden_data),
+        fingerprint=golden_fingerprint(golden_data),
+        champion_source=champion_tags.get("golden_source"),
+        champion_fingerprint=champion_tags.get("golden_fingerprint"),
+    )
 
 
 def build_report(
@@ -113,6 +135,8 @@ def build_report(
         if gates.golden_rows.enabled
         else []
     )
+    golden = golden_set_info(config, golden_data, found.tags if found is not None else {})
+    lineage = {**lineage, "golden_source": golden.source, "golden_fingerprint": golden.fingerprint}
     verdicts = [
         drift_gate(config.drift, drift),
         onnx_parity_gate(config.packaging, packaging),
@@ -137,6 +161,7 @@ def build_report(
         data_validation=validation_summary,
         drift=drift,
         packaging=packaging if config.packaging.enabled else None,
+        golden=golden,
         training={k: v for k, v in training_summary.items() if k != "epochs"}
         | {"epochs_run": len(training_summary.get("epochs") or [])},
         lineage=lineage,

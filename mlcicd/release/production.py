@@ -47,7 +47,7 @@ def deploy_version_to_production(
     Every smoke-test result is appended to `results`, also when the deployment fails; `say`
     receives the progress lines (the console shows a release job's output as its progress).
     """
-    from mlcicd.data.loading import read_table
+    from mlcicd.data.loading import read_golden
 
     name = config.model_name
     decision = require_approved(client, name, version, staged=action == "promote")
@@ -67,7 +67,7 @@ def deploy_version_to_production(
         return _switch_back(client, config, traffic, version, serving, actor, reason, say)
     settings = config.deployment.production
     schema = load_schema(config.data.schema_file())
-    golden = read_table(config.data.golden, config.data, schema, "golden")
+    golden = read_golden(config.data, schema)
     rows = golden.head(settings.smoke_requests)
     say(f"loading {name} version {version} for the smoke test")
     model, onnx_model = load_version(client, name, version)

@@ -281,7 +281,22 @@ def headline_facts(report: EvaluationReport, code: Escape, escape: Escape) -> li
         champion_ref(report, escape, "no champion yet"),
         f"{format_count(report.golden_rows_evaluated)} golden-set rows",
         f"threshold {report.threshold:g} for {code(report.positive_class)}",
+        *golden_facts(report, code),
     ]
+
+
+def golden_facts(report: EvaluationReport, code: Escape) -> list[str]:
+    """Where the golden rows came from, and a warning when the champion's came from elsewhere."""
+    golden = report.golden
+    if golden is None:
+        return []
+    facts = [f"golden set: {golden.source} ({code(golden.fingerprint[:12])})"]
+    if golden.changed_since_champion:
+        facts.append(
+            f"golden set changed since the champion ({golden.champion_source}): it may have "
+            "trained on some of these rows, which flatters it"
+        )
+    return facts
 
 
 class MetricRow(NamedTuple):
@@ -394,20 +409,3 @@ def validation_outcome(data_validation: Mapping[str, Any]) -> str:
 def failures_heading(failures: Sequence[str]) -> str:
     """The line that introduces the failed expectations."""
     return f"{len(failures)} failed expectation(s):"
-
-
-def fairness_context(fairness: FairnessResult) -> str:
-    """The data's own and the champion's disparities beside the model's ('' when neither)."""
-    parts = []
-    if fairness.label_demographic_parity_difference is not None:
-        parts.append(
-            "the labels' own demographic parity difference "
-            f"{format_metric(fairness.label_demographic_parity_difference)}"
-        )
-    if fairness.champion_demographic_parity_difference is not None:
-        parts.append(
-            "the champion's "
-            f"{format_metric(fairness.champion_demographic_parity_difference)} / "
-            f"{format_metric(fairness.champion_equalized_odds_difference)}"
-        )
-    return " · ".join(parts)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mlcicd.reporting.drift import DriftReport
+from mlcicd.reporting.fairness_context import fairness_context
 from mlcicd.reporting.formatting import (
     BATCH_COLUMNS,
     CHECK_COLUMNS,
@@ -28,7 +29,6 @@ from mlcicd.reporting.formatting import (
     champion_ref,
     check_cells,
     failures_heading,
-    fairness_context,
     flip_cells,
     flip_summary,
     flipped_rows,

@@ -170,6 +170,21 @@ class ChampionInfo(_Model):
     registry: str = ""
 
 
+class GoldenSetInfo(_Model):
+    """Which golden rows judged this candidate, and whether the champion was judged on them."""
+
+    source: str  # "file PATH" or the split's definition (GoldenSplit.describe)
+    rows: int
+    fingerprint: str  # sha256 over the sorted row keys (mlcicd.data.golden)
+    champion_source: str | None = None  # as the champion's version recorded them
+    champion_fingerprint: str | None = None
+
+    @property
+    def changed_since_champion(self) -> bool:
+        """The champion recorded another definition of the golden set than this run's."""
+        return self.champion_source is not None and self.champion_source != self.source
+
+
 class EvaluationReport(_Model):
     """Everything a reviewer needs to accept or reject a candidate model."""
 
@@ -190,6 +205,7 @@ class EvaluationReport(_Model):
     data_validation: dict[str, Any] = Field(default_factory=dict)
     drift: DriftReport | None = None
     packaging: PackagingResult | None = None
+    golden: GoldenSetInfo | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     lineage: dict[str, str] = Field(default_factory=dict)
     gates: list[GateResult] = Field(default_factory=list)
@@ -212,7 +228,7 @@ class EvaluationReport(_Model):
         so the recorded sha256 of every earlier version still verifies.
         """
         data = self.model_dump(mode="json")
-        for added in ("drift", "packaging"):
+        for added in ("drift", "packaging", "golden"):
             if data.get(added) is None:
                 data.pop(added, None)
         for fairness in data.get("fairness") or []:

@@ -126,8 +126,8 @@ def replay(
 def golden_rows(config: RunConfig) -> pd.DataFrame:
     """The environment's golden rows as a client sends them: the model's features only."""
     from mlcicd.config import load_schema
-    from mlcicd.data.loading import feature_columns, read_table
+    from mlcicd.data.loading import feature_columns, read_golden
 
     schema = load_schema(config.data.schema_file())
-    golden = read_table(config.data.golden, config.data, schema, "golden")
+    golden = read_golden(config.data, schema)
     return golden[feature_columns(config.data, schema)].reset_index(drop=True)

@@ -78,3 +78,30 @@ def test_integer_coded_labels_and_categories_train_gate_and_register(
     assert age.label_demographic_parity_difference is not None
     assert age.champion_demographic_parity_difference is None
     assert next(g for g in report.gates if g.gate == "onnx_parity").status == "passed"
+
+
+def test_a_dataset_without_a_test_file_holds_out_a_recorded_golden_split(
+    zenml_client, tracking_uri, write_config, adult_sample_files, capsys
+) -> None:
+    """data.golden as a split of the one file: the version records which rows judged it."""
+    overrides = adult_sample_files(rows=5000)
+    overrides["data"]["golden"] = {  # the merged local.yaml names a golden file: unset it
+        "path": None,
+        "skip_rows": 0,
+        "split": {"fraction": 0.25, "seed": 4, "stratify": True},
+    }
+    overrides["model_name"] = "it-golden-split"
+    config = write_config(overrides)
+
+    assert run.main(["--config", str(config)]) == run.EXIT_OK, capsys.readouterr().err
+    client = MlflowClient(tracking_uri=tracking_uri)
+    version = client.get_model_version_by_alias("it-golden-split", "challenger")
+    from mlcicd.runner.reports import load_report
+
+    report = load_report(str(version.version), "it-golden-split")
+    assert report.golden is not None
+    assert report.golden.source == "split of the train file: 0.25 stratified by label, seed 4"
+    assert report.golden.rows == report.golden_rows_evaluated
+    assert 1240 <= report.golden.rows <= 1260  # a quarter of each class of 5,000 rows
+    assert version.tags["golden_fingerprint"] == report.golden.fingerprint
+    assert version.tags["golden_source"] == report.golden.source

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+from mlcicd.reporting.fairness_context import fairness_context
 from mlcicd.reporting.formatting import (
     BATCH_COLUMNS,
     CHECK_COLUMNS,
@@ -27,7 +28,6 @@ from mlcicd.reporting.formatting import (
     champion_ref,
     check_cells,
     failures_heading,
-    fairness_context,
     flip_cells,
     flip_summary,
     flipped_rows,
