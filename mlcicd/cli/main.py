@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from mlcicd.cli import cluster, monitor, release, reports, reviewers, serving, train
+from mlcicd.cli import cluster, draft, monitor, release, reports, reviewers, serving, train
 from mlcicd.cli.common import EXIT_ERROR, EXIT_GATE_REJECTED, EXIT_OK
 from mlcicd.cli.output import complain, say
 
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     reviewers.add_parser(sub)
     monitor.add_parser(sub)
     cluster.add_parser(sub)
+    draft.add_parser(sub)
     sub.add_parser("stacks", help="list the stacks that can be selected with --stack")
     sub.add_parser(
         "configs", help="list the environment configs that can be selected with --config"
@@ -81,6 +82,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         return cluster.preflight
     if command == "stop-runs":
         return cluster.stop_runs
+    if command == "init":
+        return draft.init
     if args.dry_run is not None:
         return train.dry_run
     if command in serving.COMMANDS:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 from mlflow import MlflowClient
 
 from mlcicd.cli import main as run
+from tests.helpers.configs import fast_overrides
 from tests.helpers.session import REPO_ROOT
 
 RACES = ["White", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Black"]
@@ -105,3 +108,50 @@ def test_a_dataset_without_a_test_file_holds_out_a_recorded_golden_split(
     assert 1240 <= report.golden.rows <= 1260  # a quarter of each class of 5,000 rows
     assert version.tags["golden_fingerprint"] == report.golden.fingerprint
     assert version.tags["golden_source"] == report.golden.source
+
+
+def _churn_frame(rows: int = 4000) -> pd.DataFrame:
+    """A small generated churn table: numbers, text categories, a 0/1 label with signal."""
+    rng = np.random.default_rng(7)
+    tenure = rng.integers(0, 72, rows)
+    charges = np.round(rng.uniform(20, 120, rows), 2)
+    contract = rng.choice(["month", "year", "two-year"], rows, p=[0.5, 0.3, 0.2])
+    logit = -0.3 - 0.05 * tenure + 0.01 * charges + np.where(contract == "month", 1.0, -1.0)
+    churned = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame(
+        {"tenure": tenure, "charges": charges, "contract": contract, "churned": churned}
+    )
+    frame.loc[rng.choice(rows, 40, replace=False), "charges"] = np.nan
+    return frame
+
+
+def test_init_drafts_a_config_that_trains_gates_and_registers(
+    zenml_client, tracking_uri, tmp_path: Path, capsys
+) -> None:
+    data = tmp_path / "churn.csv"
+    _churn_frame().to_csv(data, index=False)
+    configs = tmp_path / "configs"
+
+    argv = ["init", "--data", str(data), "--configs-dir", str(configs)]
+    assert run.main(argv) == run.EXIT_OK
+    said = capsys.readouterr().out
+    assert "positive_class '1' is the rarer label value" in said
+    config_path, schema_path = configs / "churn.yaml", configs / "schemas" / "churn.yaml"
+    assert config_path.read_text().startswith("# DRAFT written by `python run.py init")
+    schema = yaml.safe_load(schema_path.read_text())
+    columns = {c["name"]: c for c in schema["columns"]}
+    assert columns["contract"]["values"] == ["month", "two-year", "year"]
+    assert columns["churned"] == {"name": "churned", "dtype": "categorical", "values": ["0", "1"]}
+    assert columns["tenure"]["dtype"] == "integer" and columns["tenure"]["min"] == 0
+    assert columns["charges"]["dtype"] == "float" and columns["charges"]["nullable"] is True
+    assert run.main(argv) == run.EXIT_ERROR  # an existing draft is never overwritten silently
+    assert "--force" in capsys.readouterr().err
+
+    # the session's private ports and checkpoints: the rest as drafted
+    drafted = yaml.safe_load(config_path.read_text())
+    fast = fast_overrides(tmp_path / "checkpoints")
+    drafted.update({key: fast[key] for key in ("training", "deployment")})
+    config_path.write_text(yaml.safe_dump(drafted))
+    assert run.main(["--config", str(config_path)]) == run.EXIT_OK, capsys.readouterr().err
+    client = MlflowClient(tracking_uri=tracking_uri)
+    assert str(client.get_model_version_by_alias("churn", "challenger").version) == "1"
