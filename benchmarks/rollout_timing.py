@@ -50,7 +50,6 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-import mlcicd.serving.local.backend as local_backend
 import mlcicd.serving.local.traffic as local_traffic
 from benchmarks.router_overhead import interleave, print_table, quantile
 from benchmarks.serving_latency import git_label, raise_interrupt
@@ -183,14 +182,12 @@ class SpawnCounter:
         return variant
 
     def install(self) -> None:
-        """Both modules that call it (start_variant and restart)."""
+        """Every start (start_variant and restart) goes through LocalTraffic._spawn."""
         local_traffic.spawn_model_server = self
-        local_backend.spawn_model_server = self
 
     def uninstall(self) -> None:
         """Put the real function back."""
         local_traffic.spawn_model_server = self.real
-        local_backend.spawn_model_server = self.real
 
     def count(self, version: str) -> int:
         """Model-server processes spawned for `version` so far."""

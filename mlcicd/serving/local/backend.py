@@ -19,9 +19,7 @@ from mlcicd.serving.contract import (
     VariantStatus,
 )
 from mlcicd.serving.local.processes import (
-    free_port,
     is_alive,
-    spawn_model_server,
     tail,
     terminate,
     wait_ready,
@@ -178,14 +176,7 @@ class LocalSeldonBackend(LocalTraffic):
                 if fixed:
                     terminate(variant.pid, variant.pid_start_ticks)
                 model = ModelRef(variant.model_name, variant.version, variant.model_uri)
-                fresh = spawn_model_server(
-                    folder,
-                    model,
-                    free_port(self.host),
-                    self.host,
-                    self.tracking_uri,
-                    self.server_options,
-                )
+                fresh = self._spawn(folder, model)
                 fresh.role, fresh.weight, fresh.retire_at = (
                     variant.role,
                     variant.weight,

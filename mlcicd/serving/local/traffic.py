@@ -84,6 +84,12 @@ class LocalTraffic:
         self.upstream_timeout = upstream_timeout
         self.max_body_bytes = max_body_bytes
 
+    def _spawn(self, folder: Path, model: ModelRef) -> VariantRecord:
+        """Start one version's server on a free port with this environment's server options."""
+        return spawn_model_server(
+            folder, model, free_port(self.host), self.host, self.tracking_uri, self.server_options
+        )
+
     # -- files ---------------------------------------------------------------------------------
     def _dir(self, environment: str) -> Path:
         if environment not in self.ports:
@@ -260,14 +266,7 @@ class LocalTraffic:
             else:
                 if existing is not None:  # a dead record of this version: replace it
                     record.variants.remove(existing)
-                variant = spawn_model_server(
-                    folder,
-                    model,
-                    free_port(self.host),
-                    self.host,
-                    self.tracking_uri,
-                    self.server_options,
-                )
+                variant = self._spawn(folder, model)
                 record.variants.append(variant)
                 fresh = True
                 self._save(record, reload=False)

@@ -70,6 +70,17 @@ logger = logging.getLogger(__name__)
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
 
 
+def _positive_int(name: str, value: int | str) -> int:
+    """A Seldon parameter that must be a positive integer (they arrive as text or numbers)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return number
+
+
 class SeldonModelServer:
     """Serves one MLflow pyfunc `PackagedClassifier` through seldon-core's `predict_raw`."""
 
@@ -90,21 +101,11 @@ class SeldonModelServer:
         self.model_name = str(model_name or "") or (named["name"] if named else "")
         self.model_version = str(model_version or "") or (named["version"] if named else "")
         self.request_log = str(request_log or "").strip()
-        try:
-            self.max_rows = int(max_rows)
-        except (TypeError, ValueError):
-            raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}") from None
-        if self.max_rows < 1:
-            raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
+        self.max_rows = _positive_int("max_rows", max_rows)
         self.runtime = str(runtime or "onnx").strip()
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        try:
-            self.threads = int(threads)
-        except (TypeError, ValueError):
-            raise ValueError(f"threads must be a positive integer, got {threads!r}") from None
-        if self.threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.threads = _positive_int("threads", threads)
         self.served_runtime = ""  # what answers once loaded: the runtime, or pyfunc as fallback
         self._passthrough = getenv_as_bool("PAYLOAD_PASSTHROUGH", default=False)
         self._lock = threading.Lock()

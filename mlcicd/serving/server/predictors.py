@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +64,17 @@ def feature_specs_of(folder: Path) -> list[FeatureSpec]:
     return specs
 
 
-class Predictor:
+class Predictor(ABC):
     """What answers a validated request: labels and positive-class probabilities."""
 
     runtime = ""
     feature_names: list[str] | None = None
 
+    @abstractmethod
     def predict(
         self, parsed: ParsedRequest, features: list[FeatureSpec]
     ) -> tuple[list[str], list[float]]:
         """Labels and probabilities, one per row of `parsed`."""
-        raise NotImplementedError
 
 
 class OnnxPredictor(Predictor):
